@@ -1,0 +1,61 @@
+/*!
+The sandbox face: the builders of the derivations in `lib/`. They read `$out` and the derivation's plain
+string attributes from the environment, then run the same pipeline as the CLI. No nix, no `HOME`, no CA
+files, no progress bars, nothing written outside `$out`; a few plain lines for the build log.
+*/
+
+use crate::download::{Event, Options};
+use crate::error::{Context, Result, usage};
+use crate::filter::Filters;
+use crate::hub::{self, Hub, Token};
+use crate::layout::{self, Merge};
+use crate::repo::{Repo, RepoType, is_commit};
+use crate::{info, pipeline};
+use std::path::PathBuf;
+
+fn var(name: &str) -> Result<String> {
+    std::env::var(name).map_err(|_| {
+        usage(format!(
+            "${name} is not set: this command is the builder of lib/ derivations, not meant to be run by hand"
+        ))
+    })
+}
+
+/// An impure variable: Nix passes an unset one as an empty string.
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `fetchModel` / `fetchDataset`: one repo at one commit into `$out`.
+pub fn fetch() -> Result<()> {
+    let out = PathBuf::from(var("out")?);
+    let repo = Repo::from_id(RepoType::parse(&var("repoType")?)?, &var("repoId")?)?;
+    let commit = var("revision")?;
+    if !is_commit(&commit) {
+        return Err(usage(format!("revision {commit:?} is not a full commit id")));
+    }
+    let filters = Filters::from_json(&var("filters").unwrap_or_default())?;
+    let endpoint =
+        optional("HF_ENDPOINT").or_else(|| optional("endpoint")).unwrap_or_else(|| hub::DEFAULT_ENDPOINT.to_owned());
+    let hub = Hub::new(&endpoint, Token::from_env())?;
+
+    let plan = pipeline::plan(&hub, &repo, &commit, &filters)?;
+    info!("fetching {} from {}: {} files, {} bytes", plan.label(), hub.endpoint(), plan.files.len(), plan.bytes());
+    pipeline::fetch(&hub, &plan, &out, Options::default(), &|event| {
+        if let Event::Done { name, size } = event {
+            info!("{name} ({size} bytes) verified");
+        }
+    })?;
+    Ok(())
+}
+
+/// `buildCache`: several fetch outputs into one cache, as links or (with a hash) as a copy.
+pub fn cache() -> Result<()> {
+    let out = PathBuf::from(var("out")?);
+    let inputs: Vec<PathBuf> = var("inputs").unwrap_or_default().split_whitespace().map(PathBuf::from).collect();
+    let how = if optional("copy").is_some() { Merge::Copy } else { Merge::Link };
+    std::fs::create_dir_all(&out)?;
+    layout::merge(&inputs, &out, how).context("building the cache")?;
+    info!("cache of {} fetch outputs ready", inputs.len());
+    Ok(())
+}

@@ -1,0 +1,362 @@
+/*!
+The download engine: a fixed pool of workers takes tasks from one queue. A task is a whole file, streamed
+and verified as it arrives, or one range of a large file, written at its offset into a preallocated
+temporary file and verified by the worker that finishes the last range. Transient failures are retried
+with backoff and resumed with `Range`; content that fails verification is fetched once more from scratch,
+then reported with both hashes. A file appears under its final name only once verified; on failure no
+temporary file is left. Memory: one buffer per worker, whatever the file sizes.
+
+Takes a plan (what to fetch, where, with which hash); never chooses files. Reports progress through a
+callback; never prints.
+*/
+
+use crate::error::{Context, Error, Kind, Result, integrity};
+use crate::hub::{Hub, redact};
+use crate::retry;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+const BUFFER: usize = 1 << 20;
+
+/// What a downloaded file must hash to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// sha256 of the content (LFS files), lowercase hex.
+    Sha256(String),
+    /// Git blob id, sha1 of `blob <len>\0<content>` (regular files), lowercase hex.
+    GitBlob(String),
+}
+
+/// One file to fetch from `url` into `dest`.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The repo path, for messages.
+    pub name: String,
+    pub url: String,
+    pub size: u64,
+    pub expected: Expected,
+    pub dest: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Workers, i.e. requests in flight.
+    pub jobs: usize,
+    /// Files larger than twice this are fetched as ranges of this size.
+    pub chunk: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { jobs: 8, chunk: 64 << 20 }
+    }
+}
+
+pub enum Event<'a> {
+    /// Bytes written (they may later be discarded and fetched again after a failure).
+    Bytes(u64),
+    Done {
+        name: &'a str,
+        size: u64,
+    },
+}
+
+struct FileState {
+    job: Job,
+    tmp: PathBuf,
+    ranges_left: AtomicUsize,
+    /// Where the first range was redirected: later ranges go straight there, sparing the Hub.
+    final_url: OnceLock<String>,
+}
+
+struct Task {
+    file: usize,
+    range: Option<(u64, u64)>,
+}
+
+/// Downloads every job; on error, removes what it wrote and returns the first failure.
+pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
+    let mut files = Vec::new();
+    let mut tasks = Vec::new();
+    for job in jobs {
+        if files.iter().any(|f: &FileState| f.job.dest == job.dest) || job.dest.exists() {
+            continue;
+        }
+        let file = files.len();
+        let tmp = temp_name(&job.dest);
+        let chunk = opts.chunk.max(1);
+        let ranges = if job.size > 2 * chunk { job.size.div_ceil(chunk) } else { 1 };
+        if ranges > 1 {
+            for i in 0..ranges {
+                tasks.push(Task { file, range: Some((i * chunk, ((i + 1) * chunk).min(job.size) - 1)) });
+            }
+        } else {
+            tasks.push(Task { file, range: None });
+        }
+        files.push(FileState { job, tmp, ranges_left: AtomicUsize::new(ranges as usize), final_url: OnceLock::new() });
+    }
+    // Large files first, so their ranges spread over every worker and the small files fill the gaps.
+    tasks.sort_by_key(|t| std::cmp::Reverse(files[t.file].job.size));
+    for f in files.iter().filter(|f| f.ranges_left.load(Ordering::Relaxed) > 1) {
+        File::create(&f.tmp).and_then(|file| file.set_len(f.job.size)).with_context(|| f.tmp.display().to_string())?;
+    }
+
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, tasks.len().max(1)) {
+            s.spawn(|| {
+                let mut buf = vec![0u8; BUFFER];
+                while !failed.load(Ordering::Relaxed) {
+                    let Some(task) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                    let file = &files[task.file];
+                    if let Err(e) = run_task(hub, file, task.range, &mut buf, progress).context(&file.job.name) {
+                        failed.store(true, Ordering::Relaxed);
+                        first_error.lock().unwrap().get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap() {
+        None => Ok(()),
+        Some(e) => {
+            for f in &files {
+                let _ = fs::remove_file(&f.tmp);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn temp_name(dest: &Path) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}.part"))
+}
+
+fn run_task(
+    hub: &Hub,
+    file: &FileState,
+    range: Option<(u64, u64)>,
+    buf: &mut [u8],
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<()> {
+    let job = &file.job;
+    match range {
+        None => {
+            let mut verified = stream_whole(hub, job, &file.tmp, buf, progress);
+            if matches!(&verified, Err(e) if e.kind() == Kind::Integrity) {
+                // Corruption in transit is rare but possible: one fresh attempt before giving up.
+                verified = stream_whole(hub, job, &file.tmp, buf, progress);
+            }
+            verified?;
+        }
+        Some((start, end)) => {
+            fetch_range(hub, file, start, end, buf, progress)?;
+            if file.ranges_left.fetch_sub(1, Ordering::AcqRel) != 1 {
+                return Ok(());
+            }
+            let mut hasher = Hasher::new(&job.expected, job.size);
+            let mut f = File::open(&file.tmp)?;
+            loop {
+                let n = f.read(buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            hasher.verify(&job.expected)?;
+        }
+    }
+    fs::rename(&file.tmp, &job.dest).with_context(|| job.dest.display().to_string())?;
+    progress(Event::Done { name: &job.name, size: job.size });
+    Ok(())
+}
+
+/// Streams a whole file into `tmp`, hashing as it goes, resuming after transient failures.
+fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
+    let mut out = File::create(tmp).with_context(|| tmp.display().to_string())?;
+    let mut hasher = Hasher::new(&job.expected, job.size);
+    let mut written = 0u64;
+    let mut attempt = 0;
+    loop {
+        let before = written;
+        let result = (|| {
+            let range = (written > 0).then_some((written, None));
+            let (url, resp) = hub.get(&job.url, range)?;
+            check(&resp, &url)?;
+            match (range, resp.status().as_u16()) {
+                (Some((start, _)), 206) => check_content_range(&resp, start, &url)?,
+                (Some(_), _) => {
+                    // The server ignored the range: start over.
+                    out.set_len(0)?;
+                    out.seek(SeekFrom::Start(0))?;
+                    hasher = Hasher::new(&job.expected, job.size);
+                    written = 0;
+                }
+                _ => {}
+            }
+            let mut body = resp.into_body().into_reader();
+            copy(&mut body, &mut out, job.size - written, buf, &url, |chunk| {
+                hasher.update(chunk);
+                written += chunk.len() as u64;
+                progress(Event::Bytes(chunk.len() as u64));
+            })
+        })();
+        match result {
+            Ok(()) => break,
+            Err(e) => {
+                attempt = if written > before { 1 } else { attempt + 1 };
+                let Some(after) = e.retry_after().filter(|_| attempt < retry::MAX_ATTEMPTS) else { return Err(e) };
+                std::thread::sleep(retry::backoff(attempt, after));
+            }
+        }
+    }
+    out.sync_all()?;
+    hasher.verify(&job.expected)
+}
+
+/// Fetches bytes `start..=end` of a file into their place in the preallocated temporary file.
+fn fetch_range(
+    hub: &Hub,
+    file: &FileState,
+    start: u64,
+    end: u64,
+    buf: &mut [u8],
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<()> {
+    let mut out = OpenOptions::new().write(true).open(&file.tmp)?;
+    let mut pos = start;
+    let mut attempt = 0;
+    loop {
+        let before = pos;
+        let result = (|| {
+            let url = file.final_url.get().unwrap_or(&file.job.url);
+            let (final_url, resp) = hub.get(url, Some((pos, Some(end))))?;
+            check(&resp, &final_url)?;
+            if resp.status().as_u16() != 206 {
+                return Err(Error::new(Kind::Network, format!("{} ignored a Range request", redact(&final_url))));
+            }
+            check_content_range(&resp, pos, &final_url)?;
+            let _ = file.final_url.set(final_url.clone());
+            out.seek(SeekFrom::Start(pos))?;
+            let mut body = resp.into_body().into_reader();
+            copy(&mut body, &mut out, end + 1 - pos, buf, &final_url, |chunk| {
+                pos += chunk.len() as u64;
+                progress(Event::Bytes(chunk.len() as u64));
+            })
+        })();
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                attempt = if pos > before { 1 } else { attempt + 1 };
+                let Some(after) = e.retry_after().filter(|_| attempt < retry::MAX_ATTEMPTS) else { return Err(e) };
+                std::thread::sleep(retry::backoff(attempt, after));
+            }
+        }
+    }
+}
+
+fn check(resp: &ureq::http::Response<ureq::Body>, url: &str) -> Result<()> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let after =
+        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.trim().parse().ok()).map(Duration::from_secs);
+    let msg = format!("{} answered {status}", redact(url));
+    Err(match status {
+        408 | 429 | 500..=599 => Error::transient(msg, after.unwrap_or_default()),
+        401 | 403 => Error::new(Kind::Auth, msg),
+        404 => Error::new(Kind::NotFound, msg),
+        _ => Error::new(Kind::Network, msg),
+    })
+}
+
+fn check_content_range(resp: &ureq::http::Response<ureq::Body>, start: u64, url: &str) -> Result<()> {
+    let got = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let first = got.strip_prefix("bytes ").and_then(|r| r.split('-').next()).and_then(|s| s.parse::<u64>().ok());
+    if first == Some(start) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Kind::Network,
+            format!("{} answered Content-Range {got:?} for a range starting at {start}", redact(url)),
+        ))
+    }
+}
+
+/// Copies exactly `want` bytes from `body` to `out`; a shorter body is a transient error, a longer one is cut.
+fn copy(
+    body: &mut impl Read,
+    out: &mut File,
+    want: u64,
+    buf: &mut [u8],
+    url: &str,
+    mut on_chunk: impl FnMut(&[u8]),
+) -> Result<()> {
+    let mut left = want;
+    while left > 0 {
+        let cap = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match body.read(&mut buf[..cap]) {
+            Ok(0) => {
+                return Err(Error::transient(
+                    format!("{}: connection closed {left} bytes before the end", redact(url)),
+                    Duration::ZERO,
+                ));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::transient(format!("{}: {e}", redact(url)), Duration::ZERO)),
+        };
+        out.write_all(&buf[..n])?;
+        on_chunk(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+enum Hasher {
+    Sha256(Sha256),
+    GitBlob(Sha1),
+}
+
+impl Hasher {
+    fn new(expected: &Expected, size: u64) -> Hasher {
+        match expected {
+            Expected::Sha256(_) => Hasher::Sha256(Sha256::new()),
+            Expected::GitBlob(_) => {
+                let mut h = Sha1::new();
+                h.update(format!("blob {size}\0").as_bytes());
+                Hasher::GitBlob(h)
+            }
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::GitBlob(h) => h.update(data),
+        }
+    }
+
+    fn verify(self, expected: &Expected) -> Result<()> {
+        let (got, want, what) = match (self, expected) {
+            (Hasher::Sha256(h), Expected::Sha256(w)) => (crate::nar::hex(&h.finalize()), w, "sha256"),
+            (Hasher::GitBlob(h), Expected::GitBlob(w)) => (crate::nar::hex(&h.finalize()), w, "git blob sha1"),
+            _ => unreachable!("a hasher is made for its expectation"),
+        };
+        if got.eq_ignore_ascii_case(want) {
+            Ok(())
+        } else {
+            Err(integrity(format!("{what} mismatch: expected {want}, got {got}")))
+        }
+    }
+}

@@ -1,0 +1,391 @@
+/*!
+The Hub client: endpoint and token, revision lookup, the paginated recursive tree listing, and the HTTP
+requests the download engine makes. It decides where the token may go (only to the endpoint's own origin,
+never to a redirect target elsewhere) and turns the Hub's answers (401/403, `X-Error-Code`, 404, 429, 5xx)
+into errors that say what to do. Never writes files, never knows the cache layout.
+*/
+
+use crate::error::{Context, Error, Kind, Result};
+use crate::repo::Repo;
+use crate::{debug, retry};
+use serde::Deserialize;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use ureq::http::{HeaderMap, Response};
+
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+const MAX_REDIRECTS: usize = 10;
+/// Bound on a JSON answer; a tree page of 1,000 entries is well under 1 MiB.
+const MAX_JSON: u64 = 256 << 20;
+
+/// A Hub access token. Its `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Token {
+    /// The same sources, in the same order, as `huggingface_hub`: `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`,
+    /// then the file `$HF_TOKEN_PATH` or `$HF_HOME/token` (default `~/.cache/huggingface/token`).
+    pub fn from_env() -> Option<Token> {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(t) = var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN")) {
+            return Token::clean(&t);
+        }
+        let path = var("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| {
+            let home = var("HF_HOME").map(PathBuf::from).or_else(|| {
+                let cache = var("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+                Some(cache.join("huggingface"))
+            })?;
+            Some(home.join("token"))
+        })?;
+        Token::clean(&std::fs::read_to_string(path).ok()?)
+    }
+
+    fn clean(raw: &str) -> Option<Token> {
+        let t: String = raw.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        let t = t.trim();
+        (!t.is_empty()).then(|| Token(t.to_owned()))
+    }
+
+    /// A token given explicitly (cleaned like one read from a file).
+    pub fn from_value(raw: &str) -> Token {
+        Token::clean(raw).unwrap_or(Token(String::new()))
+    }
+}
+
+/// One file of the tree listing at a commit.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Entry {
+    pub path: String,
+    pub size: u64,
+    /// Git blob id: of the content for regular files, of the pointer for LFS files.
+    pub oid: String,
+    pub lfs: Option<Lfs>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Lfs {
+    /// sha256 of the content.
+    pub oid: String,
+    pub size: u64,
+}
+
+impl Entry {
+    /// The name of its blob in the cache: what `huggingface_hub` takes from the ETag.
+    pub fn etag(&self) -> &str {
+        self.lfs.as_ref().map_or(&self.oid, |l| &l.oid)
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    path: String,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    oid: String,
+    lfs: Option<Lfs>,
+}
+
+pub struct Hub {
+    endpoint: String,
+    token: Option<Token>,
+    agent: ureq::Agent,
+}
+
+impl Hub {
+    pub fn new(endpoint: &str, token: Option<Token>) -> Result<Hub> {
+        let endpoint = endpoint.trim_end_matches('/');
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+            || origin(endpoint).len() <= "https://".len()
+        {
+            return Err(crate::error::usage(format!(
+                "invalid Hub endpoint {endpoint:?}: expected https://host[:port]"
+            )));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("nix-hug/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .max_idle_connections_per_host(64)
+            .build()
+            .new_agent();
+        Ok(Hub { endpoint: endpoint.to_owned(), token, agent })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The commit a ref (branch, tag, `refs/pr/N`, or a commit) points at.
+    pub fn revision(&self, repo: &Repo, rev: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Info {
+            sha: String,
+        }
+        let url = format!("{}/api/{}/{repo}/revision/{}", self.endpoint, repo.kind.plural(), quote(rev, false));
+        let info: Info = retry::retrying(|| self.get_json(&url, repo)).with_context(|| format!("resolving {rev:?}"))?;
+        if !crate::repo::is_commit(&info.sha) {
+            return Err(Error::new(
+                Kind::Integrity,
+                format!("the Hub answered {:?}, not a commit id, for {rev:?}", info.sha),
+            ));
+        }
+        Ok(info.sha)
+    }
+
+    /// Every file of the repo at `commit`, following `Link: <…>; rel="next"` pages.
+    pub fn tree(&self, repo: &Repo, commit: &str) -> Result<Vec<Entry>> {
+        let mut next =
+            Some(format!("{}/api/{}/{repo}/tree/{commit}?recursive=true", self.endpoint, repo.kind.plural()));
+        let mut files = Vec::new();
+        while let Some(url) = next.take() {
+            let (page, link): (Vec<RawEntry>, _) = retry::retrying(|| {
+                let (url, mut resp) = self.get(&url, None)?;
+                check_status(&resp, repo, &url)?;
+                let link = next_link(resp.headers()).map(|l| self.absolute(&url, &l));
+                Ok((read_json(&mut resp, &url)?, link))
+            })
+            .context("listing files")?;
+            files.extend(page.into_iter().filter(|e| e.kind == "file").map(|e| Entry {
+                path: e.path,
+                size: e.size,
+                oid: e.oid,
+                lfs: e.lfs,
+            }));
+            next = link;
+        }
+        for e in &files {
+            let bad = |what: &str, v: &str| {
+                Error::new(Kind::Integrity, format!("tree listing: {:?} has an invalid {what} {v:?}", e.path))
+            };
+            if !is_hex(&e.oid, 40) {
+                return Err(bad("oid", &e.oid));
+            }
+            if let Some(lfs) = &e.lfs {
+                if !is_hex(&lfs.oid, 64) {
+                    return Err(bad("lfs.oid", &lfs.oid));
+                }
+                if lfs.size != e.size {
+                    return Err(bad("size", &e.size.to_string()));
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// `{endpoint}/{datasets/}org/name/resolve/<commit>/<path>`, percent-encoded as the Hub expects.
+    pub fn resolve_url(&self, repo: &Repo, commit: &str, path: &str) -> String {
+        format!("{}/{}{repo}/resolve/{commit}/{}", self.endpoint, repo.kind.url_prefix(), quote(path, true))
+    }
+
+    /// A GET (optionally ranged) that follows redirects itself so the token only goes to the endpoint.
+    /// Returns the final URL with the response, so a caller can send further ranges straight there.
+    pub fn get(&self, url: &str, range: Option<(u64, Option<u64>)>) -> Result<(String, Response<ureq::Body>)> {
+        let mut url = url.to_owned();
+        for _ in 0..MAX_REDIRECTS {
+            let resp = self.send("GET", &url, range)?;
+            match location(&resp) {
+                Some(loc) => url = self.absolute(&url, &loc),
+                None => return Ok((url, resp)),
+            }
+        }
+        Err(Error::new(Kind::Network, format!("too many redirects from {}", redact(&url))))
+    }
+
+    fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str, repo: &Repo) -> Result<T> {
+        let (final_url, mut resp) = self.get(url, None)?;
+        check_status(&resp, repo, &final_url)?;
+        read_json(&mut resp, &final_url)
+    }
+
+    fn send(&self, method: &str, url: &str, range: Option<(u64, Option<u64>)>) -> Result<Response<ureq::Body>> {
+        let mut req = ureq::http::Request::builder().method(method).uri(url);
+        let authorized = self.token.is_some() && origin(url) == origin(&self.endpoint);
+        if let (Some(token), true) = (&self.token, authorized) {
+            req = req.header("Authorization", format!("Bearer {}", token.0));
+        }
+        if let Some((start, end)) = range {
+            req = req.header("Range", format!("bytes={start}-{}", end.map(|e| e.to_string()).unwrap_or_default()));
+        }
+        let req = req.body(()).map_err(|e| Error::new(Kind::Usage, format!("invalid URL {}: {e}", redact(url))))?;
+        let resp = self.agent.run(req).map_err(|e| transport_error(e, url))?;
+        debug!(
+            "{method} {} -> {}{}",
+            redact(url),
+            resp.status().as_u16(),
+            if authorized { " (with token)" } else { "" }
+        );
+        Ok(resp)
+    }
+
+    /// Resolves a `Location` or `Link` target against the URL it came from.
+    fn absolute(&self, base: &str, target: &str) -> String {
+        if target.contains("://") {
+            target.to_owned()
+        } else if target.starts_with('/') {
+            format!("{}{target}", origin(base))
+        } else {
+            let dir = base.split('?').next().unwrap_or(base);
+            format!("{}/{target}", &dir[..dir.rfind('/').unwrap_or(dir.len())])
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(resp: &mut Response<ureq::Body>, url: &str) -> Result<T> {
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_JSON)
+        .read_to_vec()
+        .map_err(|e| Error::transient(format!("reading {}: {e}", redact(url)), Duration::ZERO))?;
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::new(Kind::Network, format!("unexpected answer from {}: {e}", redact(url))))
+}
+
+fn location(resp: &Response<ureq::Body>) -> Option<String> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
+    resp.headers().get("location")?.to_str().ok().map(str::to_owned)
+}
+
+/// `Link: <https://…?cursor=…>; rel="next"`.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers.get_all("link").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).find_map(|part| {
+        let (url, params) = part.trim().split_once(';')?;
+        let is_next = params.split(';').any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
+        is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
+}
+
+fn header<'a>(resp: &'a Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Maps a Hub answer that is not a success to an error that says what to do.
+pub fn check_status(resp: &Response<ureq::Body>, repo: &Repo, url: &str) -> Result<()> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let code = header(resp, "x-error-code").unwrap_or("");
+    let token_help = "set HF_TOKEN (or log in with `hf auth login`) with a token that has access";
+    let what = match repo.kind {
+        crate::repo::RepoType::Model => "model",
+        crate::repo::RepoType::Dataset => "dataset",
+    };
+    let err = match (status, code) {
+        (_, "GatedRepo") => Error::new(
+            Kind::Auth,
+            format!(
+                "{what} {repo} is gated: request access at {}/{}{repo}, then {token_help}",
+                origin(url),
+                repo.kind.url_prefix()
+            ),
+        ),
+        (_, "RevisionNotFound") => Error::new(Kind::NotFound, "no such branch, tag or commit".to_owned()),
+        (_, "EntryNotFound") => Error::new(Kind::NotFound, "no such file at this commit".to_owned()),
+        (404, _) | (401, _) | (_, "RepoNotFound") => Error::new(
+            Kind::NotFound,
+            format!("{what} {repo} not found at {} (if it is private or gated, {token_help})", origin(url)),
+        ),
+        (403, _) => Error::new(Kind::Auth, format!("access to {what} {repo} denied (403): {token_help}")),
+        (408 | 429 | 500..=599, _) => {
+            let after = header(resp, "retry-after")
+                .and_then(|v| v.trim().parse().ok())
+                .map(Duration::from_secs)
+                .unwrap_or_default();
+            Error::transient(format!("{} answered {status}", redact(url)), after)
+        }
+        _ => Error::new(Kind::Network, format!("{} answered {status}", redact(url))),
+    };
+    Err(err)
+}
+
+fn transport_error(e: ureq::Error, url: &str) -> Error {
+    let msg = format!("{}: {e}", redact(url));
+    match e {
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            Error::transient(msg, Duration::ZERO)
+        }
+        _ => Error::new(Kind::Network, msg),
+    }
+}
+
+/// `scheme://authority` of a URL.
+pub fn origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+    &url[..end]
+}
+
+/// A URL fit for a message: the query (which may carry a CDN signature) is dropped.
+pub fn redact(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Percent-encodes like Python's `urllib.parse.quote`: `A-Za-z0-9_.-~` stay, and `/` when `keep_slash`.
+pub fn quote(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_matches_the_python_client() {
+        assert_eq!(quote("weird name+x.bin", true), "weird%20name%2Bx.bin");
+        assert_eq!(quote("a#b?c%", true), "a%23b%3Fc%25");
+        assert_eq!(quote("é/ü.txt", true), "%C3%A9/%C3%BC.txt");
+        assert_eq!(quote("refs/pr/1", false), "refs%2Fpr%2F1");
+    }
+
+    #[test]
+    fn origins_and_links() {
+        assert_eq!(origin("https://huggingface.co/api/x?y"), "https://huggingface.co");
+        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        let hub = Hub::new("http://127.0.0.1:1/", None).unwrap();
+        assert_eq!(hub.endpoint(), "http://127.0.0.1:1");
+        assert_eq!(hub.absolute("http://h:1/a/b?c", "/x"), "http://h:1/x");
+        assert_eq!(hub.absolute("http://h:1/a/b?c", "d"), "http://h:1/a/d");
+        assert_eq!(hub.absolute("http://h:1/a/b", "http://o/z"), "http://o/z");
+        assert!(Hub::new("ftp://x", None).is_err());
+        let mut h = HeaderMap::new();
+        h.insert("link", r#"<http://h/p?cursor=2>; rel="next", <http://h/p>; rel="first""#.parse().unwrap());
+        assert_eq!(next_link(&h).as_deref(), Some("http://h/p?cursor=2"));
+    }
+
+    #[test]
+    fn token_never_shows() {
+        assert_eq!(format!("{:?}", Some(Token::from_value("hf_secret"))), "Some(***)");
+        assert!(Token::clean(" \n").is_none());
+        assert_eq!(Token::clean("hf_x\r\n").unwrap().0, "hf_x");
+    }
+}

@@ -1,0 +1,242 @@
+/*!
+The Hugging Face cache layout, as `huggingface_hub` writes and reads it:
+
+```text
+<out>/models--org--name/blobs/<etag>
+<out>/models--org--name/snapshots/<rev>/<path> -> ../../blobs/<etag>   (one "../" more per folder)
+<out>/models--org--name/refs/main                                      (the rev, no newline)
+<out>/models--org--name/trees/<rev>.json                               (exactly the files present)
+<out>/.locks/models--org--name/                                        (empty)
+```
+
+Also `merge`, which assembles several such folders into one cache (`buildCache`). Never the network; the
+output holds no store path, timestamp or download metadata, so the same files give the same bytes.
+*/
+
+use crate::error::{Context, Result, integrity};
+use crate::filter::check_paths;
+use crate::hub::Entry;
+use crate::repo::Repo;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+/// `trees/<rev>.json`, format 1 of `huggingface_hub`'s tree cache.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TreeCache {
+    pub format_version: u32,
+    pub files: BTreeMap<String, TreeFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeFile {
+    pub size: u64,
+    pub blob_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lfs_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lfs_size: Option<u64>,
+}
+
+impl TreeFile {
+    fn etag(&self) -> &str {
+        self.lfs_sha256.as_deref().unwrap_or(&self.blob_id)
+    }
+}
+
+impl From<&Entry> for TreeFile {
+    fn from(e: &Entry) -> TreeFile {
+        TreeFile {
+            size: e.size,
+            blob_id: e.oid.clone(),
+            lfs_sha256: e.lfs.as_ref().map(|l| l.oid.clone()),
+            lfs_size: e.lfs.as_ref().map(|l| l.size),
+        }
+    }
+}
+
+pub fn blob_path(out: &Path, repo: &Repo, etag: &str) -> PathBuf {
+    out.join(repo.folder()).join("blobs").join(etag)
+}
+
+/// Creates the folders a download writes into, and the empty `.locks` folder old clients need.
+pub fn prepare(out: &Path, repo: &Repo) -> Result<()> {
+    let folder = repo.folder();
+    for dir in [out.join(&folder).join("blobs"), out.join(".locks").join(&folder)] {
+        fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    }
+    Ok(())
+}
+
+/// Lays out the snapshot, `refs/main` and `trees/<rev>.json` over blobs already in place.
+pub fn finish(out: &Path, repo: &Repo, rev: &str, files: &[Entry]) -> Result<()> {
+    let tree =
+        TreeCache { format_version: 1, files: files.iter().map(|e| (e.path.clone(), TreeFile::from(e))).collect() };
+    let dir = out.join(repo.folder());
+    for e in files {
+        let blob = dir.join("blobs").join(e.etag());
+        fs::set_permissions(&blob, fs::Permissions::from_mode(0o444)).with_context(|| blob.display().to_string())?;
+    }
+    write_repo(&dir, rev, &tree, |path, etag| Ok(relative_target(path, etag)))
+}
+
+/// `"../" x (2 + slashes in path) + "blobs/<etag>"`: from `snapshots/<rev>/<path>` back to the blob.
+pub fn relative_target(path: &str, etag: &str) -> String {
+    format!("{}blobs/{etag}", "../".repeat(2 + path.matches('/').count()))
+}
+
+/// Writes `snapshots/<rev>/…` (each file a symlink to `target(path, etag)`), `trees/<rev>.json`, and
+/// `refs/main` unless a repo listed earlier already wrote it.
+fn write_repo(dir: &Path, rev: &str, tree: &TreeCache, target: impl Fn(&str, &str) -> Result<String>) -> Result<()> {
+    let snapshot = dir.join("snapshots").join(rev);
+    for (path, file) in &tree.files {
+        let link = snapshot.join(path);
+        if let Some(parent) = link.parent() {
+            fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+        }
+        symlink(target(path, file.etag())?, &link).with_context(|| link.display().to_string())?;
+    }
+    fs::create_dir_all(&snapshot)?;
+    fs::create_dir_all(dir.join("blobs"))?;
+    fs::create_dir_all(dir.join("trees"))?;
+    let mut json = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut json, serde_json::ser::PrettyFormatter::with_indent(b" "));
+    tree.serialize(&mut ser).map_err(std::io::Error::other)?;
+    write_new(&dir.join("trees").join(format!("{rev}.json")), &json)?;
+    fs::create_dir_all(dir.join("refs"))?;
+    let main = dir.join("refs").join("main");
+    if !main.exists() {
+        write_new(&main, rev.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    fs::write(path, bytes).with_context(|| path.display().to_string())?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o444)).with_context(|| path.display().to_string())
+}
+
+/// How `merge` brings files into the new cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Absolute symlinks into the inputs: no byte copied (an ordinary derivation that refers to them).
+    Link,
+    /// Blobs copied, relative links: a self-contained folder (a fixed-output derivation).
+    Copy,
+}
+
+/// Assembles the repo folders of several cache folders (fetch outputs) into one. A repo at one commit
+/// that comes from several inputs (different filters) gets the union of their files; `refs/main` points
+/// at the commit of the first input that has the repo.
+pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
+    // folder -> rev -> (files, which input each file comes from); folders and revs in input order.
+    let mut repos: Vec<(String, Vec<(String, TreeCache, BTreeMap<String, PathBuf>)>)> = Vec::new();
+    for input in inputs {
+        let mut folders: Vec<String> = read_names(input)?
+            .into_iter()
+            .filter(|n| n.starts_with("models--") || n.starts_with("datasets--"))
+            .collect();
+        folders.sort();
+        for folder in folders {
+            let repo_dir = input.join(&folder);
+            let main = fs::read_to_string(repo_dir.join("refs/main"))
+                .with_context(|| format!("{}: refs/main", repo_dir.display()))?;
+            let mut revs = read_names(&repo_dir.join("trees"))?;
+            revs.sort_by_key(|r| r.trim_end_matches(".json") != main);
+            let slot = match repos.iter().position(|(f, _)| *f == folder) {
+                Some(i) => i,
+                None => {
+                    repos.push((folder.clone(), Vec::new()));
+                    repos.len() - 1
+                }
+            };
+            for name in revs {
+                let rev = name
+                    .strip_suffix(".json")
+                    .filter(|r| crate::repo::is_commit(r))
+                    .ok_or_else(|| integrity(format!("{}: unexpected file trees/{name}", repo_dir.display())))?;
+                let path = repo_dir.join("trees").join(&name);
+                let tree: TreeCache = serde_json::from_slice(&fs::read(&path)?)
+                    .map_err(|e| integrity(format!("{}: {e}", path.display())))?;
+                check_paths(tree.files.keys().map(String::as_str))?;
+                let revs = &mut repos[slot].1;
+                let i = match revs.iter().position(|(r, _, _)| r == rev) {
+                    Some(i) => i,
+                    None => {
+                        revs.push((
+                            rev.to_owned(),
+                            TreeCache { format_version: 1, files: BTreeMap::new() },
+                            BTreeMap::new(),
+                        ));
+                        revs.len() - 1
+                    }
+                };
+                let (_, merged, sources) = &mut revs[i];
+                for (p, f) in tree.files {
+                    if let Some(known) = merged.files.get(&p) {
+                        if *known != f {
+                            return Err(integrity(format!("{folder}@{rev}: {p:?} differs between two inputs")));
+                        }
+                        continue;
+                    }
+                    if !is_etag(f.etag()) {
+                        return Err(integrity(format!("{}: invalid blob id for {p:?}", path.display())));
+                    }
+                    sources.insert(p.clone(), repo_dir.join("blobs").join(f.etag()));
+                    merged.files.insert(p, f);
+                }
+            }
+        }
+    }
+
+    for (folder, revs) in &repos {
+        let dir = out.join(folder);
+        fs::create_dir_all(out.join(".locks").join(folder))?;
+        fs::create_dir_all(dir.join("blobs"))?;
+        for (rev, tree, sources) in revs {
+            write_repo(&dir, rev, tree, |path, etag| match how {
+                Merge::Link => Ok(sources[path].display().to_string()),
+                Merge::Copy => {
+                    let blob = dir.join("blobs").join(etag);
+                    if !blob.exists() {
+                        fs::copy(&sources[path], &blob).with_context(|| sources[path].display().to_string())?;
+                        fs::set_permissions(&blob, fs::Permissions::from_mode(0o444))?;
+                    }
+                    Ok(relative_target(path, etag))
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn read_names(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| dir.display().to_string())? {
+        names.push(
+            entry?
+                .file_name()
+                .into_string()
+                .map_err(|n| integrity(format!("{}: non-UTF-8 name {n:?}", dir.display())))?,
+        );
+    }
+    Ok(names)
+}
+
+fn is_etag(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_targets() {
+        assert_eq!(relative_target("README.md", "ab"), "../../blobs/ab");
+        assert_eq!(relative_target("sub/dir/vocab.txt", "ab"), "../../../../blobs/ab");
+    }
+}

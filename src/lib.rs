@@ -1,0 +1,24 @@
+/*!
+nix-hug: declarative Hugging Face model and dataset management for Nix.
+
+One binary, two faces. Inside the Nix sandbox it is the builder of the derivations in `lib/` (`builder`):
+it fetches one repository at a pinned commit into `$out`, or assembles several into one cache. Outside,
+it is the user's CLI. Both run the same `pipeline`:
+
+  repo (URL forms) -> hub (revision, tree) -> filter (choice, unsafe paths) -> download (parallel,
+  verified) -> layout (HF cache folders) -> nar (NAR hash, store path)
+
+so the hash the CLI prints is the one the sandbox produces.
+*/
+
+pub mod builder;
+pub mod download;
+pub mod error;
+pub mod filter;
+pub mod hub;
+pub mod layout;
+pub mod msg;
+pub mod nar;
+pub mod pipeline;
+pub mod repo;
+pub mod retry;

@@ -1,0 +1,178 @@
+/*!
+Nix's view of an output: the streaming NAR sha256 of a folder, hash encodings (SRI, nix32, hex), and the
+store path of a recursive sha256 fixed-output derivation. Pure computation: never a subprocess.
+*/
+
+use crate::error::{Error, Kind, Result, usage};
+use sha2::{Digest, Sha256};
+use std::io;
+use std::path::Path;
+
+pub type Hash = [u8; 32];
+
+pub const STORE_DIR: &str = "/nix/store";
+
+/// The sha256 of the NAR serialisation of `path`, in constant memory.
+pub fn nar_sha256(path: &Path) -> Result<Hash> {
+    let nar_error =
+        |e: nix_nar::NarError| Error::new(Kind::Io, format!("serialising {} as a NAR: {e}", path.display()));
+    let mut encoder = nix_nar::Encoder::builder(path).internal_buffer_size(1 << 20).build().map_err(nar_error)?;
+    let mut hasher = HashWriter(Sha256::new());
+    io::copy(&mut encoder, &mut hasher)?;
+    Ok(hasher.0.finalize().into())
+}
+
+struct HashWriter(Sha256);
+
+impl io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+const NIX32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
+
+/// Nix's base-32: 5-bit groups, most significant first, read from the end of the bytes.
+pub fn nix32(bytes: &[u8]) -> String {
+    let len = (bytes.len() * 8).div_ceil(5);
+    (0..len)
+        .rev()
+        .map(|n| {
+            let (b, i) = (n * 5 / 8, n * 5 % 8);
+            let low = bytes[b] >> i;
+            let high = if i > 3 && b + 1 < bytes.len() { bytes[b + 1] << (8 - i) } else { 0 };
+            NIX32[((low | high) & 0x1f) as usize] as char
+        })
+        .collect()
+}
+
+fn from_nix32(s: &str) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    if s.len() != 52 {
+        return None;
+    }
+    for (n, c) in s.bytes().rev().enumerate() {
+        let digit = NIX32.iter().position(|&d| d == c)? as u16;
+        let (b, i) = (n * 5 / 8, n * 5 % 8);
+        let v = digit << i;
+        out[b] |= v as u8;
+        if b + 1 < 32 {
+            out[b + 1] |= (v >> 8) as u8;
+        } else if v >> 8 != 0 {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+pub fn sri(hash: &Hash) -> String {
+    format!("sha256-{}", base64(hash))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a sha256 written as SRI (`sha256-…`), nix32 (optionally `sha256:`-prefixed) or hex.
+pub fn parse_hash(s: &str) -> Result<Hash> {
+    let bad = || usage(format!("invalid sha256 hash {s:?}: expected SRI (sha256-…), nix32 or hex"));
+    if let Some(b64) = s.strip_prefix("sha256-") {
+        return unbase64(b64).and_then(|v| v.try_into().ok()).ok_or_else(bad);
+    }
+    let s = s.strip_prefix("sha256:").unwrap_or(s);
+    match s.len() {
+        64 => (0..32)
+            .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(bad),
+        52 => from_nix32(s).ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+/// The store path of a recursive sha256 fixed-output derivation (see reference/nix-facts.md).
+pub fn fixed_output_path(hash: &Hash, name: &str) -> Result<String> {
+    check_store_name(name)?;
+    let inner = format!("source:sha256:{}:{STORE_DIR}:{name}", hex(hash));
+    let digest: Hash = Sha256::digest(inner.as_bytes()).into();
+    let mut folded = [0u8; 20];
+    for (i, b) in digest.iter().enumerate() {
+        folded[i % 20] ^= b;
+    }
+    Ok(format!("{STORE_DIR}/{}-{name}", nix32(&folded)))
+}
+
+pub fn check_store_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 207
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-._?=".contains(&b));
+    if ok { Ok(()) } else { Err(usage(format!("{name:?} is not a valid Nix store name"))) }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn unbase64(s: &str) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if s.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for quad in s.chunks(4) {
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        let mut n = 0u32;
+        for (i, &c) in quad.iter().enumerate() {
+            let v = if i >= 4 - pad { 0 } else { B64.iter().position(|&d| d == c)? as u32 };
+            n |= v << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_round_trip() {
+        let h: Hash = Sha256::digest(b"nix-hug").into();
+        for s in [sri(&h), nix32(&h), hex(&h), format!("sha256:{}", nix32(&h))] {
+            assert_eq!(parse_hash(&s).unwrap(), h, "{s}");
+        }
+        for bad in ["", "sha256-abc", "md5-xyz", &"z".repeat(52), &"g".repeat(64), "sha256-!!!!"] {
+            assert!(parse_hash(bad).is_err(), "{bad:?}");
+        }
+        // Nix's nix32 of the empty sha256, a well-known constant.
+        let empty: Hash = Sha256::digest(b"").into();
+        assert_eq!(nix32(&empty), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
+    }
+
+    #[test]
+    fn store_names() {
+        assert!(check_store_name("hf-model-acme-tiny-bert-0123").is_ok());
+        for bad in ["", ".hidden", "a b", "a/b", "ü", &"a".repeat(208)] {
+            assert!(check_store_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

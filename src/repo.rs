@@ -1,0 +1,190 @@
+/*!
+Hub repositories: the URL forms users write, the repo id rules of the Hub, and the names derived from
+them (cache folder, store name). Pure: never the network (guessing the type of a bare `org/repo` is the
+CLI's job).
+*/
+
+use crate::error::{Result, usage};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RepoType {
+    Model,
+    Dataset,
+}
+
+impl RepoType {
+    pub fn parse(s: &str) -> Result<RepoType> {
+        match s {
+            "model" => Ok(RepoType::Model),
+            "dataset" => Ok(RepoType::Dataset),
+            _ => Err(usage(format!("unknown repo type {s:?} (expected model or dataset)"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoType::Model => "model",
+            RepoType::Dataset => "dataset",
+        }
+    }
+
+    /// The path segment of the API (`/api/models/...`) and the cache folder prefix (`models--...`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            RepoType::Model => "models",
+            RepoType::Dataset => "datasets",
+        }
+    }
+
+    /// The prefix of file URLs: models have none.
+    pub fn url_prefix(self) -> &'static str {
+        match self {
+            RepoType::Model => "",
+            RepoType::Dataset => "datasets/",
+        }
+    }
+}
+
+/// A repository on the Hub: `org/name` and its type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Repo {
+    pub kind: RepoType,
+    pub org: String,
+    pub name: String,
+}
+
+impl Repo {
+    /// `org/name` from the builder's `repoId`.
+    pub fn from_id(kind: RepoType, id: &str) -> Result<Repo> {
+        let (org, name) = split_id(id).ok_or_else(|| usage(format!("invalid repo id {id:?}: {ID_RULES}")))?;
+        Ok(Repo { kind, org: org.to_owned(), name: name.to_owned() })
+    }
+
+    /// `models--org--name`: the folder in an HF cache.
+    pub fn folder(&self) -> String {
+        format!("{}--{}--{}", self.kind.plural(), self.org, self.name)
+    }
+
+    /// `hf-model-org-name-<rev>`: the store name of a fetch output.
+    pub fn store_name(&self, rev: &str) -> String {
+        format!("hf-{}-{}-{}-{}", self.kind.as_str(), self.org, self.name, rev)
+    }
+}
+
+impl fmt::Display for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.org, self.name)
+    }
+}
+
+/// What a user's URL says: the repo, its type when the form tells it, and a ref from `/tree/<ref>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoUrl {
+    pub kind: Option<RepoType>,
+    pub org: String,
+    pub name: String,
+    pub rev: Option<String>,
+}
+
+impl RepoUrl {
+    pub fn with_kind(&self, kind: RepoType) -> Repo {
+        Repo { kind, org: self.org.clone(), name: self.name.clone() }
+    }
+}
+
+const ID_RULES: &str = "expected org/name, each made of letters, digits, '-', '_' and '.', \
+    not starting or ending with '-' or '.', without '--' or '..', at most 96 characters";
+
+const HOSTS: &[&str] = &["https://huggingface.co/", "https://hf.co/"];
+
+/// Parses every URL form of DESIGN.md ("Fetching", step 1).
+pub fn parse_url(url: &str) -> Result<RepoUrl> {
+    let bad = |why: &str| {
+        usage(format!(
+            "invalid repository URL {url:?}: {why}; expected org/name, hf:org/name, datasets/org/name, \
+             hf-datasets:org/name or https://huggingface.co/[datasets/]org/name[/tree/REF]"
+        ))
+    };
+    let (kind, rest, web) = if let Some(rest) = url.strip_prefix("hf-datasets:") {
+        (Some(RepoType::Dataset), rest, false)
+    } else if let Some(rest) = url.strip_prefix("hf:") {
+        (Some(RepoType::Model), rest, false)
+    } else if let Some(rest) = HOSTS.iter().find_map(|h| url.strip_prefix(h)) {
+        match rest.strip_prefix("datasets/") {
+            Some(rest) => (Some(RepoType::Dataset), rest, true),
+            None => (Some(RepoType::Model), rest, true),
+        }
+    } else if url.contains("://") {
+        return Err(bad("only https://huggingface.co and https://hf.co URLs are understood"));
+    } else if let Some(rest) = url.strip_prefix("datasets/") {
+        (Some(RepoType::Dataset), rest, false)
+    } else {
+        (None, url, false)
+    };
+
+    let mut rev = None;
+    let id = if web {
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let mut parts = rest.splitn(3, '/');
+        let (org, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if let Some(tail) = parts.next() {
+            let r = tail
+                .strip_prefix("tree/")
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| bad("expected /tree/REF after the repository"))?;
+            rev = Some(percent_decode(r).ok_or_else(|| bad("bad percent-encoding in the ref"))?);
+        }
+        (org, name)
+    } else {
+        split_segments(rest).ok_or_else(|| bad(ID_RULES))?
+    };
+    if !valid_segment(id.0) || !valid_segment(id.1) {
+        return Err(bad(ID_RULES));
+    }
+    Ok(RepoUrl { kind, org: id.0.to_owned(), name: id.1.to_owned(), rev })
+}
+
+fn split_segments(s: &str) -> Option<(&str, &str)> {
+    let (org, name) = s.split_once('/')?;
+    (!name.contains('/')).then_some((org, name))
+}
+
+fn split_id(id: &str) -> Option<(&str, &str)> {
+    split_segments(id).filter(|(o, n)| valid_segment(o) && valid_segment(n))
+}
+
+/// The Hub's repo name rules; they also keep every derived name store-safe.
+fn valid_segment(s: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    !s.is_empty()
+        && s.len() <= 96
+        && s.chars().all(ok_char)
+        && edge(s.chars().next())
+        && edge(s.chars().last())
+        && !s.contains("--")
+        && !s.contains("..")
+}
+
+/// A full commit id, as the Hub and the cache layout spell it.
+pub fn is_commit(rev: &str) -> bool {
+    rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}

@@ -176,3 +176,58 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod vectors {
+    //! `tests/vectors/store-paths.json`: trees hashed and named by real Nix.
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Case {
+        nar_hash: String,
+        nix32: String,
+        hex: String,
+        name: String,
+        path: String,
+        tree: Vec<Node>,
+    }
+
+    #[derive(Deserialize)]
+    struct Node {
+        path: String,
+        kind: String,
+        #[serde(default)]
+        contents: String,
+        #[serde(default)]
+        target: String,
+    }
+
+    #[test]
+    fn agree_with_nix() {
+        let cases: Vec<Case> = serde_json::from_str(include_str!("../tests/vectors/store-paths.json")).unwrap();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let hash = parse_hash(&case.nar_hash).unwrap();
+            assert_eq!(parse_hash(&case.nix32).unwrap(), hash, "{}", case.name);
+            assert_eq!(parse_hash(&case.hex).unwrap(), hash, "{}", case.name);
+            assert_eq!((sri(&hash), nix32(&hash), hex(&hash)), (case.nar_hash.clone(), case.nix32, case.hex));
+            assert_eq!(fixed_output_path(&hash, &case.name).unwrap(), case.path);
+
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().join("root");
+            std::fs::create_dir(&root).unwrap();
+            for node in &case.tree {
+                let p = root.join(&node.path);
+                match node.kind.as_str() {
+                    "dir" => std::fs::create_dir_all(&p).unwrap(),
+                    "file" => std::fs::write(&p, &node.contents).unwrap(),
+                    "symlink" => std::os::unix::fs::symlink(&node.target, &p).unwrap(),
+                    other => panic!("unknown node kind {other}"),
+                }
+            }
+            assert_eq!(sri(&nar_sha256(&root).unwrap()), case.nar_hash, "{}", case.name);
+        }
+    }
+}

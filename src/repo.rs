@@ -129,11 +129,8 @@ pub fn parse_url(url: &str) -> Result<RepoUrl> {
         let mut parts = rest.splitn(3, '/');
         let (org, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         if let Some(tail) = parts.next() {
-            let r = tail
-                .strip_prefix("tree/")
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| bad("expected /tree/REF after the repository"))?;
-            rev = Some(percent_decode(r).ok_or_else(|| bad("bad percent-encoding in the ref"))?);
+            let r = tail.strip_prefix("tree/").ok_or_else(|| bad("expected /tree/REF after the repository"))?;
+            rev = Some(decode_ref(r).ok_or_else(|| bad("invalid ref (write a slash in it as %2F)"))?);
         }
         (org, name)
     } else {
@@ -172,19 +169,66 @@ pub fn is_commit(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+/// A ref in a web URL is one path segment: `[A-Za-z0-9._+@=-]`, with `/` written `%2F` (`refs%2Fpr%2F1`).
+fn decode_ref(raw: &str) -> Option<String> {
+    let decoded = raw.replace("%2F", "/").replace("%2f", "/");
+    let plain = raw.replace("%2F", "").replace("%2f", "");
+    let ok = !decoded.is_empty() && plain.chars().all(|c| c.is_ascii_alphanumeric() || "._+@=-".contains(c));
+    ok.then_some(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    //! `tests/vectors/urls.json`, shared with `checks/vectors.nix` so that Rust and Nix agree.
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Vectors {
+        rev: String,
+        cases: Vec<Case>,
+    }
+
+    #[derive(Deserialize)]
+    struct Case {
+        url: String,
+        #[serde(default)]
+        error: bool,
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        org: Option<String>,
+        repo: Option<String>,
+        #[serde(rename = "ref")]
+        rev: Option<String>,
+        name: Option<String>,
+    }
+
+    #[test]
+    fn url_vectors() {
+        let vectors: Vectors = serde_json::from_str(include_str!("../tests/vectors/urls.json")).unwrap();
+        for case in vectors.cases {
+            let parsed = parse_url(&case.url);
+            if case.error {
+                assert!(parsed.is_err(), "{:?} must be refused, got {parsed:?}", case.url);
+                continue;
+            }
+            let parsed = parsed.unwrap_or_else(|e| panic!("{:?}: {e}", case.url));
+            let want = RepoUrl {
+                kind: case.kind.map(|k| RepoType::parse(&k).unwrap()),
+                org: case.org.unwrap(),
+                name: case.repo.unwrap(),
+                rev: case.rev,
+            };
+            assert_eq!(parsed, want, "{:?}", case.url);
+            let name = parsed.kind.map(|k| parsed.with_kind(k).store_name(&vectors.rev));
+            assert_eq!(name, case.name, "{:?}", case.url);
         }
     }
-    String::from_utf8(out).ok()
+
+    #[test]
+    fn commits() {
+        assert!(is_commit(&"0a".repeat(20)));
+        assert!(!is_commit(&"0A".repeat(20)));
+        assert!(!is_commit("main"));
+    }
 }

@@ -1,0 +1,287 @@
+# The checks of lib/ that need no build: the vectors the Rust side also tests (tests/vectors/*.json) and
+# the argument checks of fetchModel, fetchDataset and buildCache. Each attribute is true or throws listing
+# its failures. Run them with `nix-instantiate --eval --strict checks/vectors.nix`; the flake runs them
+# against its own lib.
+#
+# Fixed-output store paths do not depend on the builder, so by default a dummy nix-hug path is enough.
+{
+  lib ? import ../lib {
+    nix-hug = "/nix/store/00000000000000000000000000000000-nix-hug";
+    system = "x86_64-linux";
+  },
+}:
+let
+  inherit (builtins)
+    concatLists
+    concatStringsSep
+    deepSeq
+    elem
+    filter
+    fromJSON
+    hasContext
+    length
+    map
+    readFile
+    toJSON
+    tryEval
+    ;
+
+  urls = fromJSON (readFile ../tests/vectors/urls.json);
+  storePaths = fromJSON (readFile ../tests/vectors/store-paths.json);
+  inherit (urls) rev;
+  isDrvPath = p: builtins.match "/.*\\.drv" p != null;
+  fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  upperRev = builtins.replaceStrings [ "a" "b" "c" "d" "e" "f" ] [ "A" "B" "C" "D" "E" "F" ] rev;
+
+  # `got` is forced deeply; a throw becomes a value that equals nothing expected.
+  try =
+    v:
+    let
+      r = tryEval (deepSeq v v);
+    in
+    if r.success then r.value else { threw = true; };
+  check = name: got: expected: {
+    inherit name expected;
+    got = try got;
+  };
+  throws = name: v: check name (!(tryEval (deepSeq v v)).success) true;
+
+  fetchFor = type: if type == "model" then lib.fetchModel else lib.fetchDataset;
+  fetch =
+    type: url: extra:
+    fetchFor type (
+      {
+        inherit url rev;
+        fileTreeHash = fakeHash;
+      }
+      // extra
+    );
+  firstOf = xs: if xs == [ ] then [ ] else [ (builtins.head xs) ];
+  typed = filter (c: !(c.error or false) && c.type != null) urls.cases;
+
+  urlChecks = concatLists (
+    map (
+      c:
+      let
+        case = "urls.json ${toJSON c.url}";
+      in
+      if c.error or false then
+        [
+          (throws "${case}: parseUrl" (lib.parseUrl c.url))
+          (throws "${case}: fetchModel" (fetch "model" c.url { }).name)
+          (throws "${case}: fetchDataset" (fetch "dataset" c.url { }).name)
+        ]
+      else
+        [
+          (check "${case}: parseUrl" (lib.parseUrl c.url) {
+            inherit (c) type org repo ref;
+            repoId = "${c.org}/${c.repo}";
+          })
+        ]
+        ++ (
+          if c.type == null then
+            [
+              (check "${case}: fetchModel name" (fetch "model" c.url { }).name
+                "hf-model-${c.org}-${c.repo}-${rev}"
+              )
+              (check "${case}: fetchDataset name" (fetch "dataset" c.url { }).name
+                "hf-dataset-${c.org}-${c.repo}-${rev}"
+              )
+            ]
+          else
+            [
+              (check "${case}: name" (fetch c.type c.url { }).name c.name)
+              (throws "${case}: refused by the other function" (
+                fetch (if c.type == "model" then "dataset" else "model") c.url { }
+              ).name)
+            ]
+        )
+    ) urls.cases
+  );
+
+  # Every encoding of every hash gives the recorded path: for a bare fixed-output derivation, for
+  # fetchModel/fetchDataset when a typed URL case has the same name, and for buildCache.
+  storePathChecks = concatLists (
+    map (
+      e:
+      concatLists (
+        map (
+          enc:
+          let
+            case = "store-paths.json ${e.name} (${enc})";
+            hash = e.${enc};
+            fod = derivation {
+              inherit (e) name;
+              system = "x86_64-linux";
+              builder = "/nix/store/00000000000000000000000000000000-nix-hug/bin/nix-hug";
+              outputHashMode = "recursive";
+              outputHashAlgo = "sha256";
+              outputHash = hash;
+            };
+          in
+          [ (check "${case}: fixed-output path" fod.outPath e.path) ]
+          ++ map (
+            c: check "${case}: ${c.url}" (fetch c.type c.url { fileTreeHash = hash; }).outPath e.path
+          ) (firstOf (filter (c: c.name == e.name) typed))
+          ++ (
+            if e.name == "hf-hub-cache" then
+              [ (check "${case}: buildCache" (lib.buildCache { inherit hash; }).outPath e.path) ]
+            else
+              [ ]
+          )
+        ) [ "narHash" "nix32" "hex" ]
+      )
+    ) storePaths
+  );
+
+  model = fetch "model" "hf:acme/tiny-bert" { };
+  dataset = fetch "dataset" "datasets/acme/tiny-ds" { };
+  goodFilters = {
+    include = [ ".*\\.safetensors" ];
+    exclude = [ ];
+    files = [ "config.json" ];
+  };
+  filtered = fetch "model" "acme/tiny-bert" {
+    filters = goodFilters;
+    endpoint = "http://127.0.0.1:8080";
+  };
+  cache = lib.buildCache {
+    models = [ model ];
+    datasets = [ dataset ];
+  };
+  fixedCache = lib.buildCache {
+    models = [ model ];
+    datasets = [ dataset ];
+    hash = fakeHash;
+  };
+
+  apiChecks = [
+    (check "result attributes"
+      [
+        {
+          inherit (model) repoId repoType org repo revision;
+        }
+        {
+          inherit (dataset) repoId repoType org repo revision;
+        }
+      ]
+      [
+        {
+          repoId = "acme/tiny-bert";
+          repoType = "model";
+          org = "acme";
+          repo = "tiny-bert";
+          revision = rev;
+        }
+        {
+          repoId = "acme/tiny-ds";
+          repoType = "dataset";
+          org = "acme";
+          repo = "tiny-ds";
+          revision = rev;
+        }
+      ]
+    )
+    (check "model snapshot" model.snapshot "${model.outPath}/models--acme--tiny-bert/snapshots/${rev}")
+    (check "dataset snapshot" dataset.snapshot "${dataset.outPath}/datasets--acme--tiny-ds/snapshots/${rev}")
+    (check "snapshot has context" (hasContext model.snapshot) true)
+    (check "interpolation is outPath" "${model}" model.outPath)
+    (check "result is a derivation" (model.type == "derivation" && isDrvPath model.drvPath) true)
+    (check "fetch env"
+      {
+        inherit (model)
+          args
+          repoType
+          repoId
+          revision
+          filters
+          endpoint
+          outputHashMode
+          outputHashAlgo
+          ;
+        tokenPassed = elem "HF_TOKEN" model.impureEnvVars && elem "HF_ENDPOINT" model.impureEnvVars;
+      }
+      {
+        args = [ "__fetch" ];
+        repoType = "model";
+        repoId = "acme/tiny-bert";
+        revision = rev;
+        filters = "";
+        endpoint = "";
+        outputHashMode = "recursive";
+        outputHashAlgo = "sha256";
+        tokenPassed = true;
+      }
+    )
+    (check "filters and endpoint env" {
+      inherit (filtered) filters endpoint;
+    } {
+      filters = toJSON goodFilters;
+      endpoint = "http://127.0.0.1:8080";
+    })
+    (check "filters and endpoint keep the store path" filtered.outPath model.outPath)
+    (check "deprecated arguments are ignored"
+      (fetch "model" "hf:acme/tiny-bert" {
+        repoInfoHash = fakeHash;
+        derivationHash = fakeHash;
+      }).outPath
+      model.outPath
+    )
+    (check "empty fileTreeHash is accepted" (fetch "model" "hf:acme/tiny-bert" { fileTreeHash = ""; }).name model.name)
+    (throws "fetchModel refuses a datasets URL" (fetch "model" "datasets/acme/tiny-ds" { }).name)
+    (throws "fetchDataset refuses an hf: URL" (fetch "dataset" "hf:acme/tiny-bert" { }).name)
+    (throws "rev main" (fetch "model" "acme/tiny-bert" { rev = "main"; }).name)
+    (throws "rev 39 hex" (fetch "model" "acme/tiny-bert" { rev = builtins.substring 1 39 rev; }).name)
+    (throws "rev 41 hex" (fetch "model" "acme/tiny-bert" { rev = rev + "0"; }).name)
+    (throws "rev upper case" (fetch "model" "acme/tiny-bert" { rev = upperRev; }).name)
+    (throws "rev null" (fetch "model" "acme/tiny-bert" { rev = null; }).name)
+    (throws "fileTreeHash too short" (fetch "model" "acme/tiny-bert" { fileTreeHash = "sha256-AAAA"; }).name)
+    (throws "fileTreeHash sha512" (fetch "model" "acme/tiny-bert" { fileTreeHash = "sha512-AAAA"; }).name)
+    (throws "filters unknown key" (fetch "model" "acme/tiny-bert" { filters.includes = [ ".*" ]; }).name)
+    (throws "filters string value" (fetch "model" "acme/tiny-bert" { filters.include = ".*"; }).name)
+    (throws "filters non-string item" (fetch "model" "acme/tiny-bert" { filters.files = [ 1 ]; }).name)
+    (throws "filters as a list" (fetch "model" "acme/tiny-bert" { filters = [ ".*" ]; }).name)
+    (throws "filters as a string" (fetch "model" "acme/tiny-bert" { filters = "{}"; }).name)
+    (throws "endpoint not a URL" (fetch "model" "acme/tiny-bert" { endpoint = "127.0.0.1"; }).name)
+    (check "buildCache env"
+      {
+        inherit (cache) name args copy;
+        fixed = cache ? outputHash;
+        inputs = map toString cache.inputs;
+      }
+      {
+        name = "hf-hub-cache";
+        args = [ "__cache" ];
+        copy = "";
+        fixed = false;
+        inputs = [
+          model.outPath
+          dataset.outPath
+        ];
+      }
+    )
+    (check "buildCache instantiates" (isDrvPath cache.drvPath) true)
+    (check "buildCache with hash env" {
+      inherit (fixedCache) copy outputHash outputHashMode;
+    } {
+      copy = "1";
+      outputHash = fakeHash;
+      outputHashMode = "recursive";
+    })
+    (throws "buildCache refuses a dataset among models" (lib.buildCache { models = [ dataset ]; }).drvPath)
+    (throws "buildCache refuses a model among datasets" (lib.buildCache { datasets = [ model ]; }).drvPath)
+    (throws "buildCache refuses a bad hash" (lib.buildCache { hash = "nope"; }).drvPath)
+  ];
+
+  failures = filter (c: c.got != c.expected) (urlChecks ++ storePathChecks ++ apiChecks);
+in
+{
+  vectors =
+    failures == [ ]
+    || throw (
+      "nix-hug vectors: ${toString (length failures)} failing check(s):\n"
+      + concatStringsSep "\n" (
+        map (c: "  ${c.name}: expected ${toJSON c.expected}, got ${toJSON c.got}") failures
+      )
+    );
+}

@@ -1,0 +1,33 @@
+//! Serves the test fixtures on loopback until killed, for trying nix-hug or huggingface_hub by hand
+//! (`HF_ENDPOINT=<first line>`). Prints the endpoint, then one JSON line describing the repos.
+
+#[path = "../tests/hub/mod.rs"]
+mod hub;
+
+use std::io::Write;
+
+fn main() {
+    let repos = hub::fixtures::all();
+    let summary: Vec<serde_json::Value> = repos
+        .iter()
+        .map(|r| {
+            let kind = match r.kind {
+                hub::Kind::Model => "model",
+                hub::Kind::Dataset => "dataset",
+            };
+            let refs: serde_json::Map<String, serde_json::Value> =
+                r.refs.iter().map(|(name, sha)| (name.clone(), sha.clone().into())).collect();
+            serde_json::json!({"id": r.id, "kind": kind, "refs": refs})
+        })
+        .collect();
+    let hub = hub::Hub::start(repos);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", hub.endpoint()).unwrap();
+    writeln!(out, "{}", serde_json::json!({ "repos": summary })).unwrap();
+    out.flush().unwrap();
+    drop(out);
+    // The server runs on its own threads; the default SIGINT/SIGTERM action ends the process.
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,259 @@
+//! The pipeline against the loopback Hub: layout, filters, auth, pagination, faults, unsafe listings.
+
+mod hub;
+
+use hub::{Fault, Hub, fixtures};
+use nix_hug::download::Options;
+use nix_hug::error::Kind;
+use nix_hug::filter::Filters;
+use nix_hug::hub::{Hub as Client, Token};
+use nix_hug::repo::{Repo, RepoType};
+use nix_hug::{nar, pipeline};
+use std::path::{Path, PathBuf};
+
+fn repo(kind: RepoType, id: &str) -> Repo {
+    Repo::from_id(kind, id).unwrap()
+}
+
+fn fetch_with(
+    hub: &Hub,
+    token: Option<&str>,
+    repo: &Repo,
+    commit: &str,
+    filters: &Filters,
+    opts: Options,
+) -> nix_hug::error::Result<PathBuf> {
+    let out = tempfile::tempdir().unwrap().keep().join("out");
+    let client = Client::new(&hub.endpoint(), token.map(|t| Token::from_value(t)))?;
+    let plan = pipeline::plan(&client, repo, commit, filters)?;
+    pipeline::fetch(&client, &plan, &out, opts, &|_| {})?;
+    Ok(out)
+}
+
+fn fetch(hub: &Hub, repo: &Repo, commit: &str, filters: &Filters) -> PathBuf {
+    fetch_with(hub, None, repo, commit, filters, Options::default()).unwrap()
+}
+
+/// Every file of the snapshot, with its content, read through the symlinks.
+fn snapshot(out: &Path, repo: &Repo, commit: &str) -> Vec<(String, Vec<u8>)> {
+    let root = out.join(repo.folder()).join("snapshots").join(commit);
+    let mut files: Vec<_> = walkdir::WalkDir::new(&root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_symlink())
+        .map(|e| (e.path().strip_prefix(&root).unwrap().to_str().unwrap().to_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn expected(fixture: &hub::Repo, commit: &str, take: impl Fn(&hub::File) -> bool) -> Vec<(String, Vec<u8>)> {
+    let commit = fixture.commits.iter().find(|c| c.sha == commit).unwrap();
+    let mut files: Vec<_> =
+        commit.files.iter().filter(|f| take(f)).map(|f| (f.path.clone(), f.content.read())).collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn fetches_a_model_into_the_cache_layout() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let hub = Hub::start(vec![fixture.clone()]);
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    let out = fetch(&hub, &model, &commit, &Filters::default());
+
+    assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |_| true));
+    let dir = out.join("models--acme--tiny-bert");
+    assert_eq!(std::fs::read_to_string(dir.join("refs/main")).unwrap(), commit, "refs/main has no newline");
+    let link = std::fs::read_link(dir.join("snapshots").join(&commit).join("nested/deeper/notes.txt")).unwrap();
+    assert!(link.to_str().unwrap().starts_with("../../../../blobs/"), "{link:?}");
+    assert!(out.join(".locks/models--acme--tiny-bert").is_dir());
+    let tree: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("trees").join(format!("{commit}.json"))).unwrap()).unwrap();
+    assert_eq!(tree["format_version"], 1);
+    assert_eq!(tree["files"].as_object().unwrap().len(), fixture.commits[1].files.len());
+    let safetensors = &tree["files"]["model.safetensors"];
+    assert_eq!(safetensors["lfs_size"], safetensors["size"]);
+    assert!(safetensors.get("xet_hash").is_none());
+
+    let names: Vec<_> = std::fs::read_dir(dir.join("blobs")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(names.iter().all(|n| !n.to_str().unwrap().ends_with(".part")), "no temporary file left: {names:?}");
+
+    // The same inputs give the same bytes: a second fetch has the same NAR hash.
+    let again = fetch(&hub, &model, &commit, &Filters::default());
+    assert_eq!(nar::nar_sha256(&out).unwrap(), nar::nar_sha256(&again).unwrap());
+}
+
+#[test]
+fn filters_choose_lfs_files_and_files_takes_exactly() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let hub = Hub::start(vec![fixture.clone()]);
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+
+    let only_safetensors = Filters { include: vec![r".*\.safetensors".into()], ..Default::default() };
+    let out = fetch(&hub, &model, &commit, &only_safetensors);
+    assert_eq!(
+        snapshot(&out, &model, &commit),
+        expected(&fixture, &commit, |f| !f.lfs || f.path.ends_with(".safetensors"))
+    );
+
+    let exclude_onnx = Filters { exclude: vec!["onnx/.*".into()], ..Default::default() };
+    let out = fetch(&hub, &model, &commit, &exclude_onnx);
+    assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |f| !f.path.starts_with("onnx/")));
+
+    let files =
+        Filters { files: vec!["config.json".into(), "unicod\u{e9} \u{fc}n\u{ef}.txt".into()], ..Default::default() };
+    let out = fetch(&hub, &model, &commit, &files);
+    assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |f| files.files.contains(&f.path)));
+
+    let typo = Filters { files: vec!["confg.json".into()], ..Default::default() };
+    let err = fetch_with(&hub, None, &model, &commit, &typo, Options::default()).unwrap_err();
+    assert!(err.to_string().contains("no such file at this commit: confg.json"), "{err}");
+}
+
+#[test]
+fn resolves_refs_and_reports_unknown_ones() {
+    let fixture = fixtures::tiny_bert();
+    let hub = Hub::start(vec![fixture.clone()]);
+    let client = Client::new(&hub.endpoint(), None).unwrap();
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    assert_eq!(client.revision(&model, "main").unwrap(), fixture.commits[1].sha);
+    assert_eq!(client.revision(&model, "refs/pr/1").unwrap(), fixture.commits[0].sha);
+    assert_eq!(client.revision(&model, "v1.0").unwrap(), fixture.commits[0].sha);
+    assert!(hub.requests().iter().any(|r| r.target.ends_with("/revision/refs%2Fpr%2F1")));
+
+    let err = client.revision(&model, "nope").unwrap_err();
+    assert_eq!(err.kind(), Kind::NotFound);
+    let err = client.revision(&repo(RepoType::Model, "acme/missing"), "main").unwrap_err();
+    assert_eq!(err.kind(), Kind::NotFound);
+    assert!(err.to_string().contains("model acme/missing not found") && err.to_string().contains("HF_TOKEN"), "{err}");
+}
+
+#[test]
+fn fetches_a_dataset_and_a_paginated_tree() {
+    let ds = fixtures::tiny_dataset();
+    let many = fixtures::many_files();
+    let hub = Hub::start(vec![ds.clone(), many.clone()]);
+    hub.set_tree_slash_redirect(true);
+
+    let dataset = repo(RepoType::Dataset, "acme/tiny-ds");
+    let out = fetch(&hub, &dataset, &ds.commits[0].sha, &Filters::default());
+    assert_eq!(snapshot(&out, &dataset, &ds.commits[0].sha), expected(&ds, &ds.commits[0].sha, |_| true));
+    assert!(hub.requests().iter().any(|r| r.target.starts_with("/datasets/acme/tiny-ds/resolve/")));
+
+    let model = repo(RepoType::Model, "acme/many-files");
+    let out = fetch(&hub, &model, &many.commits[0].sha, &Filters::default());
+    assert_eq!(snapshot(&out, &model, &many.commits[0].sha).len(), 1234);
+    assert!(hub.requests().iter().filter(|r| r.target.contains("/tree/")).count() >= 2, "followed the Link header");
+}
+
+#[test]
+fn the_token_goes_to_the_hub_only() {
+    let gated = fixtures::gated();
+    let commit = gated.commits[0].sha.clone();
+    let hub = Hub::start(vec![gated]);
+    let model = repo(RepoType::Model, "acme/gated");
+
+    let err = fetch_with(&hub, None, &model, &commit, &Filters::default(), Options::default()).unwrap_err();
+    assert_eq!(err.kind(), Kind::Auth);
+    assert!(err.to_string().contains("model acme/gated is gated: request access at"), "{err}");
+
+    hub.clear_requests();
+    fetch_with(&hub, Some("hf_testtoken"), &model, &commit, &Filters::default(), Options::default()).unwrap();
+    let requests = hub.requests();
+    let cdn = hub.cdn();
+    let (to_cdn, to_hub): (Vec<_>, Vec<_>) = requests.iter().partition(|r| cdn.ends_with(&r.host));
+    assert!(!to_cdn.is_empty(), "the LFS file came from the CDN");
+    assert!(to_cdn.iter().all(|r| r.authorization.is_none()), "no token to another host: {to_cdn:?}");
+    assert!(to_hub.iter().all(|r| r.authorization.as_deref() == Some("Bearer hf_testtoken")));
+}
+
+#[test]
+fn recovers_from_transient_faults() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let hub = Hub::start(vec![fixture.clone()]);
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    hub.inject(Fault::DropMidBody { path: "onnx/model.onnx".into() });
+    hub.inject(Fault::DropMidBody { path: "vocab.txt".into() });
+    hub.inject(Fault::Status { path: "config.json".into(), status: 429, retry_after: Some(1) });
+    hub.inject(Fault::Status { path: "README.md".into(), status: 503, retry_after: None });
+    hub.inject(Fault::CorruptByte { path: "model.safetensors".into() });
+    let out = fetch(&hub, &model, &commit, &Filters::default());
+    assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |_| true));
+    let ranges: Vec<_> = hub.requests().into_iter().filter_map(|r| r.range).collect();
+    assert!(ranges.iter().any(|r| r != "bytes=0-"), "a dropped body resumes with Range: {ranges:?}");
+}
+
+#[test]
+fn a_file_that_keeps_failing_verification_is_an_error_and_leaves_nothing() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let hub = Hub::start(vec![fixture]);
+    hub.inject(Fault::CorruptAlways { path: "vocab.txt".into() });
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    let out = tempfile::tempdir().unwrap();
+    let client = Client::new(&hub.endpoint(), None).unwrap();
+    let plan = pipeline::plan(&client, &model, &commit, &Filters::default()).unwrap();
+    let err = pipeline::fetch(&client, &plan, out.path(), Options::default(), &|_| {}).unwrap_err();
+    assert_eq!(err.kind(), Kind::Integrity);
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("acme/tiny-bert@{}: vocab.txt: git blob sha1 mismatch: expected ", &commit[..7])),
+        "{msg}"
+    );
+    assert!(msg.contains(", got "), "{msg}");
+    let leftovers: Vec<_> = walkdir::WalkDir::new(out.path())
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn large_files_download_as_ranges_from_the_redirect_target() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let hub = Hub::start(vec![fixture.clone()]);
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    hub.inject(Fault::DropMidBody { path: "onnx/model.onnx".into() });
+    let opts = Options { jobs: 4, chunk: 1000 };
+    let out = fetch_with(&hub, None, &model, &commit, &Filters::default(), opts).unwrap();
+    assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |_| true));
+    let cdn = hub.cdn();
+    let ranged: Vec<_> = hub.requests().into_iter().filter(|r| cdn.ends_with(&r.host) && r.range.is_some()).collect();
+    assert!(ranged.len() >= 5, "5000 bytes in ranges of 1000: {ranged:?}");
+}
+
+#[test]
+fn unsafe_listings_are_refused_before_writing() {
+    for bad in ["../escape.txt", "/etc/passwd", "a/../../b", "dir\\file", "a//b"] {
+        let sha = hub::fake_sha("hostile");
+        let fixture = hub::Repo {
+            kind: hub::Kind::Model,
+            id: "acme/hostile".into(),
+            commits: vec![hub::Commit {
+                sha: sha.clone(),
+                files: vec![hub::File::new("ok.txt", "fine"), hub::File::new(bad, "evil")],
+            }],
+            refs: vec![("main".into(), sha.clone())],
+            token: None,
+        };
+        let hub = Hub::start(vec![fixture]);
+        let err = fetch_with(
+            &hub,
+            None,
+            &repo(RepoType::Model, "acme/hostile"),
+            &sha,
+            &Filters::default(),
+            Options::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), Kind::Integrity, "{bad}: {err}");
+        assert!(err.to_string().contains("refusing unsafe path"), "{err}");
+        assert!(!hub.requests().iter().any(|r| r.target.contains("/resolve/")), "{bad}: nothing downloaded");
+    }
+}

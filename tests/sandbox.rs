@@ -1,0 +1,194 @@
+//! End to end in the real Nix sandbox: `fetchModel`, `fetchDataset` and `buildCache` from `lib/` built
+//! by Nix with the static nix-hug as builder against the loopback Hub, then the result loaded offline by
+//! `huggingface_hub`, `transformers` and `datasets` (`tests/python/check_cache.py`).
+
+mod hub;
+mod support;
+
+use hub::{Hub, fixtures};
+use nix_hug::download::Options;
+use nix_hug::filter::Filters;
+use nix_hug::hub::Hub as Client;
+use nix_hug::layout::{self, Merge};
+use nix_hug::repo::{Repo, RepoType};
+use nix_hug::{nar, pipeline};
+use std::path::{Path, PathBuf};
+use support::{nix, nix_build, nix_str, static_package, stdout_ok};
+
+struct Fetch {
+    attr: &'static str,
+    function: &'static str,
+    fixture: hub::Repo,
+    commit: String,
+    filters: Filters,
+    /// Computed outside the sandbox by the same pipeline.
+    local: PathBuf,
+    hash: String,
+}
+
+fn fetch_locally(hub: &Hub, attr: &'static str, fixture: hub::Repo, commit: usize, filters: Filters) -> Fetch {
+    let kind = if fixture.kind == hub::Kind::Model { RepoType::Model } else { RepoType::Dataset };
+    let repo = Repo::from_id(kind, &fixture.id).unwrap();
+    let commit = fixture.commits[commit].sha.clone();
+    let local = tempfile::tempdir().unwrap().keep().join(repo.store_name(&commit));
+    let client = Client::new(&hub.endpoint(), None).unwrap();
+    let plan = pipeline::plan(&client, &repo, &commit, &filters).unwrap();
+    pipeline::fetch(&client, &plan, &local, Options::default(), &|_| {}).unwrap();
+    let hash = nar::sri(&nar::nar_sha256(&local).unwrap());
+    let function = if kind == RepoType::Model { "fetchModel" } else { "fetchDataset" };
+    Fetch { attr, function, fixture, commit, filters, local, hash }
+}
+
+fn nix_list(items: &[String]) -> String {
+    format!("[ {} ]", items.iter().map(|s| nix_str(s)).collect::<Vec<_>>().join(" "))
+}
+
+fn expression(hub: &Hub, fetches: &[Fetch], extra: &str) -> String {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("lib");
+    let mut nix = format!(
+        "let\n  lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }};\nin rec {{\n",
+        lib.display(),
+        static_package().display()
+    );
+    for f in fetches {
+        let mut filters = String::new();
+        for (key, list) in
+            [("include", &f.filters.include), ("exclude", &f.filters.exclude), ("files", &f.filters.files)]
+        {
+            if !list.is_empty() {
+                filters += &format!("{key} = {}; ", nix_list(list));
+            }
+        }
+        let filters = if filters.is_empty() { String::new() } else { format!("filters = {{ {filters}}}; ") };
+        nix += &format!(
+            "  {} = lib.{} {{ url = {}; rev = \"{}\"; {filters}fileTreeHash = \"{}\"; endpoint = {}; }};\n",
+            f.attr,
+            f.function,
+            nix_str(&f.fixture.id),
+            f.commit,
+            f.hash,
+            nix_str(&hub.endpoint())
+        );
+    }
+    nix + extra + "}\n"
+}
+
+/// The `EXPECT.json` of check_cache.py for these fetches merged into one cache.
+fn expectations(fetches: &[&Fetch]) -> serde_json::Value {
+    let mut repos: Vec<serde_json::Value> = Vec::new();
+    for f in fetches {
+        let commit = f.fixture.commits.iter().find(|c| c.sha == f.commit).unwrap();
+        let selector = f.filters.compile().unwrap();
+        let mut files: serde_json::Map<String, serde_json::Value> = repos
+            .iter()
+            .find(|r| r["repo_id"] == f.fixture.id.as_str() && r["revision"] == f.commit.as_str())
+            .map(|r| r["files"].as_object().unwrap().clone())
+            .unwrap_or_default();
+        for file in commit.files.iter().filter(|file| selector.takes(&file.path, file.lfs)) {
+            files.insert(file.path.clone(), hub::sha256_hex(&file.content.read()).into());
+        }
+        let first = !repos.iter().any(|r| r["repo_id"] == f.fixture.id.as_str());
+        repos.retain(|r| !(r["repo_id"] == f.fixture.id.as_str() && r["revision"] == f.commit.as_str()));
+        let (kind, load) = match f.fixture.kind {
+            hub::Kind::Model => ("model", serde_json::json!(if first { "transformers" } else { "" })),
+            hub::Kind::Dataset => ("dataset", serde_json::json!("datasets")),
+        };
+        repos.push(serde_json::json!({
+            "repo_id": f.fixture.id, "repo_type": kind, "revision": f.commit, "files": files,
+            "load": if load == "" { serde_json::Value::Null } else { load },
+            "rows": {"train": 4}, "main": first,
+        }));
+    }
+    serde_json::json!({ "repos": repos })
+}
+
+fn check_with_python(cache: &str, expect: &serde_json::Value) {
+    let python = std::env::var("NIX_HUG_TEST_PYTHON")
+        .expect("NIX_HUG_TEST_PYTHON must name a Python with tests/python/requirements.txt installed (see README.md)");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec_pretty(expect).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_cache.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(file.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HUB_CACHE", cache)
+        .env_remove("HF_ENDPOINT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "check_cache.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ok: all checks passed"), "{stdout}");
+}
+
+#[test]
+#[ignore = "needs nix"]
+fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
+    let hub = Hub::start(fixtures::all());
+    let safetensors_only = Filters { include: vec![r".*\.safetensors".into()], ..Default::default() };
+    let fetches = [
+        fetch_locally(&hub, "model", fixtures::tiny_bert(), 1, Filters::default()),
+        fetch_locally(&hub, "modelV1", fixtures::tiny_bert(), 0, safetensors_only),
+        fetch_locally(&hub, "dataset", fixtures::tiny_dataset(), 0, Filters::default()),
+    ];
+
+    // buildCache with a hash is a self-contained copy: its hash comes from the same merge, done here.
+    let merged = tempfile::tempdir().unwrap().keep().join("hf-hub-cache");
+    let locals: Vec<PathBuf> = fetches.iter().map(|f| f.local.clone()).collect();
+    layout::merge(&locals, &merged, Merge::Copy).unwrap();
+    let merged_hash = nar::sri(&nar::nar_sha256(&merged).unwrap());
+    let extra = format!(
+        "  cache = lib.buildCache {{ models = [ model modelV1 ]; datasets = [ dataset ]; }};\n  \
+         cacheCopy = lib.buildCache {{ models = [ model modelV1 ]; datasets = [ dataset ]; hash = \"{merged_hash}\"; }};\n  \
+         wrong = lib.fetchModel {{ url = \"acme/tiny-bert\"; rev = \"{}\"; fileTreeHash = \"{}\"; endpoint = {}; }};\n",
+        fetches[0].commit,
+        nar::sri(&[0; 32]),
+        nix_str(&hub.endpoint())
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hug.nix");
+    std::fs::write(&file, expression(&hub, &fetches, &extra)).unwrap();
+
+    for f in &fetches {
+        let name = f.local.file_name().unwrap().to_str().unwrap();
+        let expected = nar::fixed_output_path(&nar::parse_hash(&f.hash).unwrap(), name).unwrap();
+        support::forget(&expected);
+        hub.clear_requests();
+        let path = nix_build(&file, f.attr).unwrap_or_else(|e| panic!("building {}:\n{e}", f.attr));
+        assert_eq!(path, expected);
+        let nix_hash = stdout_ok(nix("nix-hash").args(["--type", "sha256", &path]));
+        assert_eq!(
+            nar::parse_hash(&nix_hash).unwrap(),
+            nar::parse_hash(&f.hash).unwrap(),
+            "{}: nix-hash agrees",
+            f.attr
+        );
+        let requests = hub.requests();
+        assert!(
+            requests.iter().any(|r| r.target.contains("/resolve/")),
+            "{}: built by downloading in the sandbox",
+            f.attr
+        );
+    }
+
+    let err = nix_build(&file, "wrong").expect_err("a wrong fileTreeHash must fail");
+    assert!(err.contains("hash mismatch in fixed-output derivation"), "{err}");
+    assert!(err.contains(&format!("got:    {}", fetches[0].hash)), "Nix names the right hash:\n{err}");
+
+    let expect = expectations(&fetches.iter().collect::<Vec<_>>());
+    let cache = nix_build(&file, "cache").unwrap();
+    let target = std::fs::read_link(
+        Path::new(&cache).join("models--acme--tiny-bert/snapshots").join(&fetches[0].commit).join("config.json"),
+    )
+    .unwrap();
+    assert!(target.starts_with("/nix/store/"), "buildCache without hash links into the fetch outputs: {target:?}");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&cache).join("models--acme--tiny-bert/refs/main")).unwrap(),
+        fetches[0].commit
+    );
+    check_with_python(&cache, &expect);
+
+    let copy = nix_build(&file, "cacheCopy").unwrap_or_else(|e| panic!("building cacheCopy:\n{e}"));
+    assert_eq!(copy, nar::fixed_output_path(&nar::parse_hash(&merged_hash).unwrap(), "hf-hub-cache").unwrap());
+    check_with_python(&copy, &expect);
+}

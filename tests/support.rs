@@ -1,0 +1,82 @@
+//! Shared by the tests that run real Nix: the statically linked builder and `nix` commands with a
+//! local store and the sandbox on. These tests are `#[ignore = "needs nix"]` and `.ci/run` runs them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// A folder with `bin/nix-hug` statically linked, the builder of `lib/` derivations in the sandbox.
+/// `NIX_HUG_STATIC_BIN` names a prebuilt one; otherwise it is built once into `target/static`.
+pub fn static_package() -> PathBuf {
+    static PACKAGE: OnceLock<PathBuf> = OnceLock::new();
+    PACKAGE
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let bin = match std::env::var_os("NIX_HUG_STATIC_BIN") {
+                Some(bin) => PathBuf::from(bin),
+                None => {
+                    let target = root.join("target/static");
+                    let status = Command::new(env!("CARGO"))
+                        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu", "--target-dir"])
+                        .arg(&target)
+                        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                        .current_dir(root)
+                        .status()
+                        .expect("running cargo");
+                    assert!(status.success(), "building the static nix-hug failed");
+                    target.join("x86_64-unknown-linux-gnu/release/nix-hug")
+                }
+            };
+            let package = tempfile::tempdir().unwrap().keep().join("nix-hug-static");
+            std::fs::create_dir_all(package.join("bin")).unwrap();
+            std::fs::copy(&bin, package.join("bin/nix-hug")).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+            package
+        })
+        .clone()
+}
+
+/// A `nix*` command with a local store and no Hub settings leaking in from the environment.
+pub fn nix(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("NIX_REMOTE", "local")
+        .env_remove("HF_ENDPOINT")
+        .env_remove("HF_TOKEN")
+        .env_remove("HUGGING_FACE_HUB_TOKEN");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (is Nix installed? see README.md)"))
+}
+
+pub fn stdout_ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// `nix-build FILE -A ATTR` in the sandbox; the output on success, Nix's stderr on failure.
+pub fn nix_build(file: &Path, attr: &str) -> Result<String, String> {
+    let out = run(nix("nix-build").args(["--option", "sandbox", "true", "--no-out-link", "-A", attr]).arg(file));
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).unwrap().trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A Nix string literal.
+pub fn nix_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap().replace("${", "\\${")
+}
+
+/// Removes `path` and whatever refers to it from the store, so the next build really runs.
+pub fn forget(path: &str) {
+    let valid = run(nix("nix-store").args(["--check-validity", path])).status.success();
+    if valid {
+        let closure = stdout_ok(nix("nix-store").args(["--query", "--referrers-closure", path]));
+        stdout_ok(nix("nix-store").arg("--delete").args(closure.lines()));
+    }
+}

@@ -11,7 +11,7 @@ callback; never prints.
 */
 
 use crate::error::{Context, Error, Kind, Result, integrity};
-use crate::hub::{Hub, redact};
+use crate::hub::{self, Hub, redact};
 use crate::retry;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -185,40 +185,29 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
     let mut out = File::create(tmp).with_context(|| tmp.display().to_string())?;
     let mut hasher = Hasher::new(&job.expected, job.size);
     let mut written = 0u64;
-    let mut attempt = 0;
-    loop {
-        let before = written;
-        let result = (|| {
-            let range = (written > 0).then_some((written, None));
-            let (url, resp) = hub.get(&job.url, range)?;
-            check(&resp, &url)?;
-            match (range, resp.status().as_u16()) {
-                (Some((start, _)), 206) => check_content_range(&resp, start, &url)?,
-                (Some(_), _) => {
-                    // The server ignored the range: start over.
-                    out.set_len(0)?;
-                    out.seek(SeekFrom::Start(0))?;
-                    hasher = Hasher::new(&job.expected, job.size);
-                    written = 0;
-                }
-                _ => {}
+    retry::retrying(|progressed| {
+        let range = (written > 0).then_some((written, None));
+        let (url, resp) = hub.get(&job.url, range)?;
+        check(&resp, &url)?;
+        match (range, resp.status().as_u16()) {
+            (Some((start, _)), 206) => check_content_range(&resp, start, &url)?,
+            (Some(_), _) => {
+                // The server ignored the range: start over.
+                out.set_len(0)?;
+                out.seek(SeekFrom::Start(0))?;
+                hasher = Hasher::new(&job.expected, job.size);
+                written = 0;
             }
-            let mut body = resp.into_body().into_reader();
-            copy(&mut body, &mut out, job.size - written, buf, &url, |chunk| {
-                hasher.update(chunk);
-                written += chunk.len() as u64;
-                progress(Event::Bytes(chunk.len() as u64));
-            })
-        })();
-        match result {
-            Ok(()) => break,
-            Err(e) => {
-                attempt = if written > before { 1 } else { attempt + 1 };
-                let Some(after) = e.retry_after().filter(|_| attempt < retry::MAX_ATTEMPTS) else { return Err(e) };
-                std::thread::sleep(retry::backoff(attempt, after));
-            }
+            _ => {}
         }
-    }
+        let mut body = resp.into_body().into_reader();
+        copy(&mut body, &mut out, job.size - written, buf, &url, |chunk| {
+            hasher.update(chunk);
+            written += chunk.len() as u64;
+            *progressed = true;
+            progress(Event::Bytes(chunk.len() as u64));
+        })
+    })?;
     out.sync_all()?;
     hasher.verify(&job.expected)
 }
@@ -234,50 +223,27 @@ fn fetch_range(
 ) -> Result<()> {
     let mut out = OpenOptions::new().write(true).open(&file.tmp)?;
     let mut pos = start;
-    let mut attempt = 0;
-    loop {
-        let before = pos;
-        let result = (|| {
-            let url = file.final_url.get().unwrap_or(&file.job.url);
-            let (final_url, resp) = hub.get(url, Some((pos, Some(end))))?;
-            check(&resp, &final_url)?;
-            if resp.status().as_u16() != 206 {
-                return Err(Error::new(Kind::Network, format!("{} ignored a Range request", redact(&final_url))));
-            }
-            check_content_range(&resp, pos, &final_url)?;
-            let _ = file.final_url.set(final_url.clone());
-            out.seek(SeekFrom::Start(pos))?;
-            let mut body = resp.into_body().into_reader();
-            copy(&mut body, &mut out, end + 1 - pos, buf, &final_url, |chunk| {
-                pos += chunk.len() as u64;
-                progress(Event::Bytes(chunk.len() as u64));
-            })
-        })();
-        match result {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                attempt = if pos > before { 1 } else { attempt + 1 };
-                let Some(after) = e.retry_after().filter(|_| attempt < retry::MAX_ATTEMPTS) else { return Err(e) };
-                std::thread::sleep(retry::backoff(attempt, after));
-            }
+    retry::retrying(|progressed| {
+        let url = file.final_url.get().unwrap_or(&file.job.url);
+        let (final_url, resp) = hub.get(url, Some((pos, Some(end))))?;
+        check(&resp, &final_url)?;
+        if resp.status().as_u16() != 206 {
+            return Err(Error::new(Kind::Network, format!("{} ignored a Range request", redact(&final_url))));
         }
-    }
+        check_content_range(&resp, pos, &final_url)?;
+        let _ = file.final_url.set(final_url.clone());
+        out.seek(SeekFrom::Start(pos))?;
+        let mut body = resp.into_body().into_reader();
+        copy(&mut body, &mut out, end + 1 - pos, buf, &final_url, |chunk| {
+            pos += chunk.len() as u64;
+            *progressed = true;
+            progress(Event::Bytes(chunk.len() as u64));
+        })
+    })
 }
 
 fn check(resp: &ureq::http::Response<ureq::Body>, url: &str) -> Result<()> {
-    let status = resp.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let after =
-        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.trim().parse().ok()).map(Duration::from_secs);
-    let msg = format!("{} answered {status}", redact(url));
-    Err(match status {
-        408 | 429 | 500..=599 => Error::transient(msg, after.unwrap_or_default()),
-        401 | 403 => Error::new(Kind::Auth, msg),
-        404 => Error::new(Kind::NotFound, msg),
-        _ => Error::new(Kind::Network, msg),
-    })
+    if resp.status().is_success() { Ok(()) } else { Err(hub::status_error(resp, url)) }
 }
 
 fn check_content_range(resp: &ureq::http::Response<ureq::Body>, start: u64, url: &str) -> Result<()> {

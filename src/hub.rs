@@ -18,6 +18,8 @@ pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const MAX_REDIRECTS: usize = 10;
 /// Bound on a JSON answer; a tree page of 1,000 entries is well under 1 MiB.
 const MAX_JSON: u64 = 256 << 20;
+/// The message of a `RevisionNotFound` answer: the repo exists, the ref does not.
+pub const NO_SUCH_REVISION: &str = "no such branch, tag or commit";
 
 /// A Hub access token. Its `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -137,7 +139,8 @@ impl Hub {
             sha: String,
         }
         let url = format!("{}/api/{}/{repo}/revision/{}", self.endpoint, repo.kind.plural(), quote(rev, false));
-        let info: Info = retry::retrying(|| self.get_json(&url, repo)).with_context(|| format!("resolving {rev:?}"))?;
+        let info: Info =
+            retry::retrying(|_| self.get_json(&url, repo)).with_context(|| format!("resolving {rev:?}"))?;
         if !crate::repo::is_commit(&info.sha) {
             return Err(Error::new(
                 Kind::Integrity,
@@ -153,7 +156,7 @@ impl Hub {
             Some(format!("{}/api/{}/{repo}/tree/{commit}?recursive=true", self.endpoint, repo.kind.plural()));
         let mut files = Vec::new();
         while let Some(url) = next.take() {
-            let (page, link): (Vec<RawEntry>, _) = retry::retrying(|| {
+            let (page, link): (Vec<RawEntry>, _) = retry::retrying(|_| {
                 let (url, mut resp) = self.get(&url, None)?;
                 check_status(&resp, repo, &url)?;
                 let link = next_link(resp.headers()).map(|l| self.absolute(&url, &l));
@@ -297,23 +300,31 @@ pub fn check_status(resp: &Response<ureq::Body>, repo: &Repo, url: &str) -> Resu
                 repo.kind.url_prefix()
             ),
         ),
-        (_, "RevisionNotFound") => Error::new(Kind::NotFound, "no such branch, tag or commit".to_owned()),
+        (_, "RevisionNotFound") => Error::new(Kind::NotFound, NO_SUCH_REVISION),
         (_, "EntryNotFound") => Error::new(Kind::NotFound, "no such file at this commit".to_owned()),
         (404, _) | (401, _) | (_, "RepoNotFound") => Error::new(
             Kind::NotFound,
             format!("{what} {repo} not found at {} (if it is private or gated, {token_help})", origin(url)),
         ),
         (403, _) => Error::new(Kind::Auth, format!("access to {what} {repo} denied (403): {token_help}")),
-        (408 | 429 | 500..=599, _) => {
-            let after = header(resp, "retry-after")
-                .and_then(|v| v.trim().parse().ok())
-                .map(Duration::from_secs)
-                .unwrap_or_default();
-            Error::transient(format!("{} answered {status}", redact(url)), after)
-        }
-        _ => Error::new(Kind::Network, format!("{} answered {status}", redact(url))),
+        _ => status_error(resp, url),
     };
     Err(err)
+}
+
+/// The error for an answer that is not a success, when there is no more specific advice to give.
+pub fn status_error(resp: &Response<ureq::Body>, url: &str) -> Error {
+    let status = resp.status().as_u16();
+    let msg = format!("{} answered {status}", redact(url));
+    match status {
+        408 | 429 | 500..=599 => {
+            let after = header(resp, "retry-after").and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
+            Error::transient(msg, after.unwrap_or_default())
+        }
+        401 | 403 => Error::new(Kind::Auth, msg),
+        404 => Error::new(Kind::NotFound, msg),
+        _ => Error::new(Kind::Network, msg),
+    }
 }
 
 fn transport_error(e: ureq::Error, url: &str) -> Error {

@@ -20,14 +20,20 @@ pub fn backoff(attempt: u32, retry_after: Duration) -> Duration {
     (exp + Duration::from_millis(jitter_ms as u64)).max(retry_after.min(MAX_RETRY_AFTER))
 }
 
-/// Runs `f` until it succeeds, fails for good, or fails transiently `MAX_ATTEMPTS` times.
-pub fn retrying<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut attempt = 0;
+/// Runs `attempt` until it succeeds, fails for good, or fails transiently `MAX_ATTEMPTS` times in a row.
+/// An attempt that made progress before failing (it sets the flag it is given, e.g. when bytes arrived)
+/// starts the count again, so a long download survives any number of isolated drops.
+pub fn retrying<T>(mut attempt: impl FnMut(&mut bool) -> Result<T>) -> Result<T> {
+    let mut failures = 0;
     loop {
-        match f() {
-            Err(e) if e.retry_after().is_some() && attempt + 1 < MAX_ATTEMPTS => {
-                attempt += 1;
-                let wait = backoff(attempt, e.retry_after().unwrap_or_default());
+        let mut progressed = false;
+        match attempt(&mut progressed) {
+            Err(e) if e.retry_after().is_some() => {
+                failures = if progressed { 1 } else { failures + 1 };
+                if failures >= MAX_ATTEMPTS {
+                    return Err(e);
+                }
+                let wait = backoff(failures, e.retry_after().unwrap_or_default());
                 warn!("{e}; retrying in {:.1}s", wait.as_secs_f32());
                 std::thread::sleep(wait);
             }

@@ -39,7 +39,7 @@ impl Filters {
     }
 
     pub fn compile(&self) -> Result<Selector> {
-        if !self.files.is_empty() && !(self.include.is_empty() && self.exclude.is_empty()) {
+        if !self.files.is_empty() && (!self.include.is_empty() || !self.exclude.is_empty()) {
             return Err(usage(
                 "filters: `files` takes exactly the listed paths and cannot be combined with `include` or `exclude`",
             ));

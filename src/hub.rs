@@ -57,9 +57,9 @@ impl Token {
         (!t.is_empty()).then(|| Token(t.to_owned()))
     }
 
-    /// A token given explicitly (cleaned like one read from a file).
-    pub fn from_value(raw: &str) -> Token {
-        Token::clean(raw).unwrap_or(Token(String::new()))
+    /// A token given explicitly, cleaned like one read from a file; none if it is blank.
+    pub fn from_value(raw: &str) -> Option<Token> {
+        Token::clean(raw)
     }
 }
 
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn token_never_shows() {
-        assert_eq!(format!("{:?}", Some(Token::from_value("hf_secret"))), "Some(***)");
+        assert_eq!(format!("{:?}", Token::from_value("hf_secret")), "Some(***)");
         assert!(Token::clean(" \n").is_none());
         assert_eq!(Token::clean("hf_x\r\n").unwrap().0, "hf_x");
     }

@@ -132,8 +132,14 @@ pub enum Merge {
 /// that comes from several inputs (different filters) gets the union of their files; `refs/main` points
 /// at the commit of the first input that has the repo.
 pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
-    // folder -> rev -> (files, which input each file comes from); folders and revs in input order.
-    let mut repos: Vec<(String, Vec<(String, TreeCache, BTreeMap<String, PathBuf>)>)> = Vec::new();
+    /// One commit of a repo in the new cache: its files, and the input blob each one comes from.
+    struct Snapshot {
+        rev: String,
+        tree: TreeCache,
+        sources: BTreeMap<String, PathBuf>,
+    }
+    // Repo folders and their snapshots, in input order.
+    let mut repos: Vec<(String, Vec<Snapshot>)> = Vec::new();
     for input in inputs {
         let mut folders: Vec<String> = read_names(input)?
             .into_iter()
@@ -163,18 +169,15 @@ pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
                     .map_err(|e| integrity(format!("{}: {e}", path.display())))?;
                 check_paths(tree.files.keys().map(String::as_str))?;
                 let revs = &mut repos[slot].1;
-                let i = match revs.iter().position(|(r, _, _)| r == rev) {
+                let i = match revs.iter().position(|s| s.rev == rev) {
                     Some(i) => i,
                     None => {
-                        revs.push((
-                            rev.to_owned(),
-                            TreeCache { format_version: 1, files: BTreeMap::new() },
-                            BTreeMap::new(),
-                        ));
+                        let tree = TreeCache { format_version: 1, files: BTreeMap::new() };
+                        revs.push(Snapshot { rev: rev.to_owned(), tree, sources: BTreeMap::new() });
                         revs.len() - 1
                     }
                 };
-                let (_, merged, sources) = &mut revs[i];
+                let Snapshot { tree: merged, sources, .. } = &mut revs[i];
                 for (p, f) in tree.files {
                     if let Some(known) = merged.files.get(&p) {
                         if *known != f {
@@ -196,7 +199,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
         let dir = out.join(folder);
         fs::create_dir_all(out.join(".locks").join(folder))?;
         fs::create_dir_all(dir.join("blobs"))?;
-        for (rev, tree, sources) in revs {
+        for Snapshot { rev, tree, sources } in revs {
             write_repo(&dir, rev, tree, |path, etag| match how {
                 Merge::Link => Ok(sources[path].display().to_string()),
                 Merge::Copy => {

@@ -8,10 +8,14 @@ it is the user's CLI. Both run the same `pipeline`:
   repo (URL forms) -> hub (revision, tree) -> filter (choice, unsafe paths) -> download (parallel,
   verified) -> layout (HF cache folders) -> nar (NAR hash, store path)
 
-so the hash the CLI prints is the one the sandbox produces.
+so the hash the CLI prints is the one the sandbox produces. The CLI around it: `cli` (argv), `cmd` (one
+file per command, the only writer of stdout), `nix` (the Nix commands it runs), `render` (the expression
+and the JSON it prints).
 */
 
 pub mod builder;
+pub mod cli;
+pub mod cmd;
 pub mod download;
 pub mod error;
 pub mod filter;
@@ -19,6 +23,8 @@ pub mod hub;
 pub mod layout;
 pub mod msg;
 pub mod nar;
+pub mod nix;
 pub mod pipeline;
+pub mod render;
 pub mod repo;
 pub mod retry;

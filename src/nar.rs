@@ -134,7 +134,7 @@ fn base64(bytes: &[u8]) -> String {
 
 fn unbase64(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::new();

@@ -24,7 +24,7 @@ fn fetch_with(
     opts: Options,
 ) -> nix_hug::error::Result<PathBuf> {
     let out = tempfile::tempdir().unwrap().keep().join("out");
-    let client = Client::new(&hub.endpoint(), token.map(|t| Token::from_value(t)))?;
+    let client = Client::new(&hub.endpoint(), token.and_then(Token::from_value))?;
     let plan = pipeline::plan(&client, repo, commit, filters)?;
     pipeline::fetch(&client, &plan, &out, opts, &|_| {})?;
     Ok(out)

@@ -1,0 +1,65 @@
+/*!
+The commands: glue between the library modules, and the only code that writes results to stdout.
+`run` takes what `cli` understood; each command lives in its own file.
+*/
+
+pub mod fetch;
+
+use crate::cli::{Action, Cli};
+use crate::error::{Context, Error, Result};
+use crate::{builder, msg, warn};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+pub fn run(cli: Cli) -> Result<()> {
+    msg::set_debug(cli.debug);
+    match cli.action {
+        Action::Print(text) => print(&text),
+        Action::Fetch(args) => fetch::run(&args),
+        Action::BuilderFetch => builder::fetch(),
+        Action::BuilderCache => builder::cache(),
+    }
+}
+
+/// Writes a result on stdout. A reader that went away (`nix-hug fetch … | head -1`) is not a failure.
+fn print(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+/// A fresh folder under the system's temporary folder (`TMPDIR`), only for us (0700), removed with
+/// everything in it when dropped, whether the command succeeded or not.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        for attempt in 0..100u32 {
+            let dir = base.join(format!("nix-hug-{}-{:x}", std::process::id(), nanos + u128::from(attempt)));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(TempDir(dir)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::from(e).context(format!("creating a folder in {}", base.display()))),
+            }
+        }
+        Err(Error::from(io::Error::from(io::ErrorKind::AlreadyExists))
+            .context(format!("creating a folder in {}", base.display())))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            warn!("could not remove the temporary folder {}: {e}", self.0.display());
+        }
+    }
+}

@@ -1,0 +1,102 @@
+/*!
+Every Nix command the CLI runs, one function each, with flags that Nix 2.8 and current Nix both accept.
+Each call is echoed under `--debug` as `$ nix-store …` before it runs; a failure is a `Nix` error with
+the command line and the tail of its stderr. The sandbox builder never comes here.
+*/
+
+use crate::debug;
+use crate::error::{Error, Kind, Result};
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Lines of a failing command's stderr kept in the error.
+const STDERR_TAIL: usize = 5;
+
+/// `nix-store --add-fixed --recursive sha256 DIR`: adds DIR to the store as the output of a recursive
+/// sha256 fixed-output derivation named after DIR's last component (streaming, so large outputs take
+/// little memory) and returns its store path; `None` when there is no `nix-store` on `PATH`.
+pub fn add_fixed(dir: &Path) -> Result<Option<String>> {
+    let args = [OsStr::new("--add-fixed"), OsStr::new("--recursive"), OsStr::new("sha256"), dir.as_os_str()];
+    let Some(stdout) = run("nix-store", &args)? else {
+        return Ok(None);
+    };
+    match stdout.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>()[..] {
+        [path] if path.starts_with('/') => Ok(Some(path.to_owned())),
+        _ => Err(Error::new(
+            Kind::Nix,
+            format!("`{}` printed {stdout:?}, not a store path", command_line("nix-store", &args)),
+        )),
+    }
+}
+
+/// Runs a command and returns its stdout; `None` when the program is not on `PATH`. Its stderr is
+/// kept for the error when it fails, and shown under `--debug` when it succeeds.
+fn run(program: &str, args: &[&OsStr]) -> Result<Option<String>> {
+    let line = command_line(program, args);
+    debug!("$ {line}");
+    let output = match Command::new(program).args(args).stdin(Stdio::null()).output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::new(Kind::Nix, format!("running `{line}`")).with_source(e)),
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(Error::new(Kind::Nix, format!("`{line}` failed ({}): {}", output.status, tail(&stderr))));
+    }
+    for l in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        debug!("{program}: {l}");
+    }
+    String::from_utf8(output.stdout)
+        .map(Some)
+        .map_err(|_| Error::new(Kind::Nix, format!("`{line}` printed something that is not UTF-8")))
+}
+
+/// The last lines of a command's stderr, on one line.
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        return "no message on stderr".to_owned();
+    }
+    lines[lines.len().saturating_sub(STDERR_TAIL)..].join("; ")
+}
+
+/// The command as a shell would take it, for messages.
+fn command_line(program: &str, args: &[&OsStr]) -> String {
+    let mut words = vec![program.to_owned()];
+    words.extend(args.iter().map(|a| shell_quote(&a.to_string_lossy())));
+    words.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_can_be_pasted() {
+        let args = [OsStr::new("--add-fixed"), OsStr::new("a dir/it's"), OsStr::new("")];
+        assert_eq!(command_line("nix-store", &args), r"nix-store --add-fixed 'a dir/it'\''s' ''");
+    }
+
+    #[test]
+    fn tails() {
+        assert_eq!(tail(""), "no message on stderr");
+        assert_eq!(tail("a\n\nb\n"), "a; b");
+        let long: String = (1..=9).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(tail(&long), "line 5; line 6; line 7; line 8; line 9");
+    }
+
+    #[test]
+    fn missing_program_is_not_an_error() {
+        assert!(run("nix-hug-no-such-program", &[]).unwrap().is_none());
+        let e = run("false", &[]).unwrap_err();
+        assert_eq!(e.kind(), Kind::Nix);
+        assert!(e.to_string().starts_with("`false` failed (exit status: 1)"), "{e}");
+    }
+}

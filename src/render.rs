@@ -1,0 +1,215 @@
+/*!
+The results of `fetch` as users see them: the paste-ready `fetchModel { … }` / `fetchDataset { … }`
+expression and the `--json` object, both from one `FetchResult`, so they cannot disagree. Strings are
+escaped as Nix strings. Never computes or fetches anything.
+*/
+
+use crate::filter::Filters;
+use crate::repo::{Repo, RepoType};
+use serde::Serialize;
+
+/// Everything a fetch found out.
+#[derive(Clone, Debug)]
+pub struct FetchResult {
+    pub repo: Repo,
+    /// The full commit.
+    pub rev: String,
+    pub filters: Filters,
+    /// The NAR sha256 of the output, SRI.
+    pub file_tree_hash: String,
+    /// Where the output is in the store; `None` when it could not be added.
+    pub store_path: Option<String>,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+impl FetchResult {
+    /// The URL to write in the expression: it parses back to the same repo and type.
+    pub fn url(&self) -> String {
+        format!("{}{}", self.repo.kind.url_prefix(), self.repo)
+    }
+}
+
+/// The expression to paste into a flake, with a final newline.
+pub fn nix(r: &FetchResult) -> String {
+    let function = match r.repo.kind {
+        RepoType::Model => "fetchModel",
+        RepoType::Dataset => "fetchDataset",
+    };
+    let mut out = format!("nix-hug-lib.{function} {{\n");
+    out += &format!("  url = {};\n", nix_string(&r.url()));
+    out += &format!("  rev = {};\n", nix_string(&r.rev));
+    if !r.filters.is_empty() {
+        let lists = [("include", &r.filters.include), ("exclude", &r.filters.exclude), ("files", &r.filters.files)];
+        let attrs: String = lists
+            .iter()
+            .filter(|(_, items)| !items.is_empty())
+            .map(|(name, items)| {
+                let items: Vec<String> = items.iter().map(|s| nix_string(s)).collect();
+                format!(" {name} = [ {} ];", items.join(" "))
+            })
+            .collect();
+        out += &format!("  filters = {{{attrs} }};\n");
+    }
+    out += &format!("  fileTreeHash = {};\n", nix_string(&r.file_tree_hash));
+    out += "}\n";
+    out
+}
+
+/// The `--json` object, pretty-printed, with a final newline.
+pub fn json(r: &FetchResult) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Json<'a> {
+        url: String,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        repo_id: String,
+        rev: &'a str,
+        filters: &'a Filters,
+        file_tree_hash: &'a str,
+        store_path: Option<&'a str>,
+        files: usize,
+        bytes: u64,
+    }
+    let value = Json {
+        url: r.url(),
+        kind: r.repo.kind.as_str(),
+        repo_id: r.repo.to_string(),
+        rev: &r.rev,
+        filters: &r.filters,
+        file_tree_hash: &r.file_tree_hash,
+        store_path: r.store_path.as_deref(),
+        files: r.files,
+        bytes: r.bytes,
+    };
+    // Plain data with string keys: serialising cannot fail.
+    serde_json::to_string_pretty(&value).expect("serialising a FetchResult") + "\n"
+}
+
+/// A Nix double-quoted string literal: `\`, `"` and `${` are escaped, and so are control characters.
+pub fn nix_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(kind: RepoType, filters: Filters) -> FetchResult {
+        FetchResult {
+            repo: Repo { kind, org: "acme".into(), name: "tiny-bert".into() },
+            rev: "0123456789abcdef0123456789abcdef01234567".into(),
+            filters,
+            file_tree_hash: "sha256-mD+VYvxsLFH7+jiumTZYcE3f3kpMKeimaR0eElkT7FI=".into(),
+            store_path: None,
+            files: 3,
+            bytes: 1234,
+        }
+    }
+
+    #[test]
+    fn escaping() {
+        let cases = [
+            ("plain", r#""plain""#),
+            (r".*\.safetensors", r#"".*\\.safetensors""#),
+            (r#"say "hi""#, r#""say \"hi\"""#),
+            ("${x}", r#""\${x}""#),
+            ("$${x}", r#""$\${x}""#),
+            ("$x {y} $", r#""$x {y} $""#),
+            ("a\nb\tc\rd", r#""a\nb\tc\rd""#),
+            ("é ü", r#""é ü""#),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(nix_string(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn model_without_filters() {
+        let want = "\
+nix-hug-lib.fetchModel {
+  url = \"acme/tiny-bert\";
+  rev = \"0123456789abcdef0123456789abcdef01234567\";
+  fileTreeHash = \"sha256-mD+VYvxsLFH7+jiumTZYcE3f3kpMKeimaR0eElkT7FI=\";
+}
+";
+        assert_eq!(nix(&result(RepoType::Model, Filters::default())), want);
+    }
+
+    #[test]
+    fn dataset_with_filters() {
+        let filters = Filters {
+            include: vec![r".*\.json".into(), r"data/.*".into()],
+            exclude: vec![r".*\.bin".into()],
+            files: vec![],
+        };
+        let want = "\
+nix-hug-lib.fetchDataset {
+  url = \"datasets/acme/tiny-bert\";
+  rev = \"0123456789abcdef0123456789abcdef01234567\";
+  filters = { include = [ \".*\\\\.json\" \"data/.*\" ]; exclude = [ \".*\\\\.bin\" ]; };
+  fileTreeHash = \"sha256-mD+VYvxsLFH7+jiumTZYcE3f3kpMKeimaR0eElkT7FI=\";
+}
+";
+        assert_eq!(nix(&result(RepoType::Dataset, filters)), want);
+        let files = Filters { files: vec!["config.json".into()], ..Default::default() };
+        assert!(nix(&result(RepoType::Model, files)).contains("  filters = { files = [ \"config.json\" ]; };\n"));
+    }
+
+    #[test]
+    fn urls_parse_back_to_the_same_repo() {
+        for kind in [RepoType::Model, RepoType::Dataset] {
+            let r = result(kind, Filters::default());
+            let parsed = crate::repo::parse_url(&r.url()).unwrap();
+            // A bare org/repo is a model to `fetchModel` and is tried as a model first by the CLI.
+            assert_eq!(parsed.kind.unwrap_or(RepoType::Model), kind);
+            assert_eq!(parsed.with_kind(kind), r.repo);
+        }
+    }
+
+    #[test]
+    fn json_shape() {
+        let mut r = result(RepoType::Dataset, Filters { include: vec![r".*\.json".into()], ..Default::default() });
+        let v: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "url": "datasets/acme/tiny-bert",
+                "type": "dataset",
+                "repoId": "acme/tiny-bert",
+                "rev": "0123456789abcdef0123456789abcdef01234567",
+                "filters": { "include": [".*\\.json"] },
+                "fileTreeHash": "sha256-mD+VYvxsLFH7+jiumTZYcE3f3kpMKeimaR0eElkT7FI=",
+                "storePath": null,
+                "files": 3,
+                "bytes": 1234,
+            })
+        );
+        let text = json(&r);
+        let keys: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("  \"")?.split('"').next()).collect();
+        assert_eq!(keys, ["url", "type", "repoId", "rev", "filters", "fileTreeHash", "storePath", "files", "bytes"]);
+
+        r.store_path = Some("/nix/store/00000000000000000000000000000000-x".into());
+        r.filters = Filters::default();
+        let v: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+        assert_eq!(v["storePath"], "/nix/store/00000000000000000000000000000000-x");
+        assert_eq!(v["filters"], serde_json::json!({}));
+        assert!(json(&r).ends_with("}\n"));
+    }
+}

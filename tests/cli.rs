@@ -1,0 +1,341 @@
+//! The `nix-hug` binary against the loopback Hub, with a scrubbed environment: what it prints on
+//! stdout and stderr, and its exit codes. Without Nix on PATH unless the test says otherwise.
+
+mod hub;
+
+use hub::{Fault, Hub, fixtures};
+use nix_hug::nar;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A scrubbed environment: the Hub as endpoint, HOME, HF_HOME and TMPDIR in a temp dir, no token,
+/// and a PATH without Nix (an empty folder) unless `with_path` gives one.
+struct Env {
+    root: tempfile::TempDir,
+    endpoint: String,
+    path: Option<OsString>,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl Env {
+    fn new(hub: &Hub) -> Env {
+        let root = tempfile::tempdir().unwrap();
+        for dir in ["home", "hf", "tmp", "empty-path"] {
+            std::fs::create_dir(root.path().join(dir)).unwrap();
+        }
+        Env { root, endpoint: hub.endpoint(), path: None, vars: Vec::new() }
+    }
+
+    fn with_path(mut self, path: OsString) -> Env {
+        self.path = Some(path);
+        self
+    }
+
+    fn var(mut self, name: &'static str, value: &str) -> Env {
+        self.vars.push((name, value.to_owned()));
+        self
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.root.path().join("tmp")
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let dir = self.root.path();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nix-hug"));
+        cmd.args(args)
+            .env_clear()
+            .env("HF_ENDPOINT", &self.endpoint)
+            .env("HOME", dir.join("home"))
+            .env("HF_HOME", dir.join("hf"))
+            .env("TMPDIR", self.tmp())
+            .env("PATH", self.path.clone().unwrap_or_else(|| dir.join("empty-path").into_os_string()));
+        for (name, value) in &self.vars {
+            cmd.env(name, value);
+        }
+        let out = cmd.output().expect("running nix-hug");
+        Run {
+            code: out.status.code().expect("nix-hug was killed"),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// Nothing left behind in TMPDIR.
+    fn assert_tmp_clean(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.tmp()).unwrap().map(|e| e.unwrap().path()).collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
+        self
+    }
+
+    /// A failure with `code` and exactly one line on stderr, containing every one of `words`.
+    fn fails(self, code: i32, words: &[&str]) -> Run {
+        assert_eq!(self.code, code, "stderr:\n{}", self.stderr);
+        assert_eq!(self.stdout, "", "nothing on stdout");
+        assert_eq!(self.stderr.lines().count(), 1, "one line on stderr:\n{}", self.stderr);
+        assert!(self.stderr.starts_with("nix-hug: error: "), "{}", self.stderr);
+        for w in words {
+            assert!(self.stderr.contains(w), "{:?} should contain {w:?}", self.stderr);
+        }
+        self
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+/// The expression as `nix-hug fetch` prints it; the hash is taken from the output and checked to be SRI.
+fn expression(run: &Run, function: &str, url: &str, rev: &str, filters: Option<&str>) -> String {
+    let hash = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("  fileTreeHash = \"")?.strip_suffix("\";"))
+        .unwrap_or_else(|| panic!("no fileTreeHash in\n{}", run.stdout));
+    assert_eq!(nar::sri(&nar::parse_hash(hash).unwrap()), hash);
+    let filters = filters.map(|f| format!("  filters = {f};\n")).unwrap_or_default();
+    format!(
+        "nix-hug-lib.{function} {{\n  url = \"{url}\";\n  rev = \"{rev}\";\n{filters}  fileTreeHash = \"{hash}\";\n}}\n"
+    )
+}
+
+fn main_commit() -> String {
+    fixtures::tiny_bert().commits[1].sha.clone()
+}
+
+fn total_bytes(fixture: &hub::Repo, commit: usize, take: impl Fn(&hub::File) -> bool) -> (u64, u64) {
+    let files = fixture.commits[commit].files.iter().filter(|f| take(f));
+    files.fold((0, 0), |(n, bytes), f| (n + 1, bytes + f.content.read().len() as u64))
+}
+
+#[test]
+fn fetches_a_model() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let run = env.run(&["fetch", "acme/tiny-bert"]).ok();
+    let commit = main_commit();
+    assert_eq!(run.stdout, expression(&run, "fetchModel", "acme/tiny-bert", &commit, None));
+
+    let (files, bytes) = total_bytes(&fixtures::tiny_bert(), 1, |_| true);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines[0], format!("nix-hug: resolved main to {commit} (model acme/tiny-bert)"));
+    assert!(lines[1].starts_with(&format!("nix-hug: fetching {files} files, {bytes} bytes")), "{lines:?}");
+    assert!(lines[2].starts_with("nix-hug: warning: could not add the output to the Nix store"), "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    env.assert_tmp_clean();
+
+    // The web URL form and hf: agree.
+    let web = env.run(&["fetch", &format!("{}/acme/tiny-bert", "https://huggingface.co")]).ok();
+    assert_eq!(web.stdout, run.stdout);
+    assert_eq!(env.run(&["fetch", "hf:acme/tiny-bert"]).ok().stdout, run.stdout);
+}
+
+#[test]
+fn pins_another_ref() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let v1 = fixtures::tiny_bert().commits[0].sha.clone();
+    let run = env.run(&["fetch", "acme/tiny-bert", "--ref", "v1.0"]).ok();
+    assert_eq!(run.stdout, expression(&run, "fetchModel", "acme/tiny-bert", &v1, None));
+    assert!(run.stderr.starts_with(&format!("nix-hug: resolved v1.0 to {v1} (model acme/tiny-bert)\n")));
+
+    // /tree/REF in the URL, and refs/pr/1 (percent-encoded on the wire), give the same commit; --ref wins.
+    let tree = env.run(&["fetch", "https://huggingface.co/acme/tiny-bert/tree/refs%2Fpr%2F1"]).ok();
+    assert_eq!(tree.stdout, run.stdout);
+    let both = env.run(&["fetch", "https://huggingface.co/acme/tiny-bert/tree/main", "--ref", "v1.0"]).ok();
+    assert_eq!(both.stdout, run.stdout);
+
+    env.run(&["fetch", "acme/tiny-bert", "--ref", "v9"]).fails(1, &["model acme/tiny-bert", "\"v9\""]);
+}
+
+#[test]
+fn detects_a_dataset() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let commit = fixtures::tiny_dataset().commits[0].sha.clone();
+    let run = env.run(&["fetch", "acme/tiny-ds"]).ok();
+    assert_eq!(run.stdout, expression(&run, "fetchDataset", "datasets/acme/tiny-ds", &commit, None));
+    assert!(run.stderr.starts_with(&format!("nix-hug: resolved main to {commit} (dataset acme/tiny-ds)\n")));
+    // The printed URL names the type, so it gives the same result without the lookup.
+    assert_eq!(env.run(&["fetch", "datasets/acme/tiny-ds"]).ok().stdout, run.stdout);
+}
+
+#[test]
+fn include_becomes_a_regex() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let run = env.run(&["fetch", "acme/tiny-bert", "--include", "*.safetensors"]).ok();
+    let filters = r#"{ include = [ ".*\\.safetensors" ]; }"#;
+    assert_eq!(run.stdout, expression(&run, "fetchModel", "acme/tiny-bert", &main_commit(), Some(filters)));
+    let (files, _) = total_bytes(&fixtures::tiny_bert(), 1, |f| !f.lfs || f.path.ends_with(".safetensors"));
+    assert!(run.stderr.contains(&format!("nix-hug: fetching {files} files, ")), "{}", run.stderr);
+
+    let all = env.run(&["fetch", "acme/tiny-bert"]).ok();
+    assert_ne!(all.stdout.lines().nth_back(1), run.stdout.lines().nth_back(1), "another choice, another hash");
+
+    let files = env.run(&["fetch", "acme/tiny-bert", "--file", "config.json", "--file", "with space.txt"]).ok();
+    assert!(files.stdout.contains("  filters = { files = [ \"config.json\" \"with space.txt\" ]; };\n"));
+    assert!(files.stderr.contains("nix-hug: fetching 2 files, "), "{}", files.stderr);
+}
+
+#[test]
+fn json_output() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let run = env.run(&["fetch", "acme/tiny-bert", "--exclude", "onnx/*", "--json"]).ok();
+    let v = run.json();
+    let (files, bytes) = total_bytes(&fixtures::tiny_bert(), 1, |f| !f.path.starts_with("onnx/"));
+    assert_eq!(v["url"], "acme/tiny-bert");
+    assert_eq!(v["type"], "model");
+    assert_eq!(v["repoId"], "acme/tiny-bert");
+    assert_eq!(v["rev"], main_commit());
+    assert_eq!(v["filters"], serde_json::json!({ "exclude": ["onnx/.*"] }));
+    assert_eq!(v["storePath"], serde_json::Value::Null);
+    assert_eq!((v["files"].as_u64(), v["bytes"].as_u64()), (Some(files), Some(bytes)));
+
+    // The same hash as the Nix expression of the same fetch.
+    let nix = env.run(&["fetch", "acme/tiny-bert", "--exclude", "onnx/*"]).ok();
+    let hash = v["fileTreeHash"].as_str().unwrap();
+    assert!(nix.stdout.contains(&format!("  fileTreeHash = \"{hash}\";\n")), "{}", nix.stdout);
+
+    let ds = env.run(&["fetch", "acme/tiny-ds", "--json"]).ok().json();
+    assert_eq!((ds["url"].as_str(), ds["type"].as_str()), (Some("datasets/acme/tiny-ds"), Some("dataset")));
+    assert_eq!(ds["filters"], serde_json::json!({}));
+}
+
+#[test]
+fn refusals() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    env.run(&["fetch", "acme/nope"]).fails(1, &["neither a model nor a dataset acme/nope", "HF_TOKEN"]);
+    env.run(&["fetch", "datasets/acme/nope"]).fails(1, &["dataset acme/nope not found"]);
+    env.run(&["fetch", "acme/gated"]).fails(1, &["acme/gated is gated", "HF_TOKEN"]);
+    let typo = env.run(&["fetch", "acme/tiny-bert", "--file", "nope.txt"]);
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert_eq!(
+        typo.stderr.lines().last(),
+        Some(format!("nix-hug: error: acme/tiny-bert@{}: no such file at this commit: nope.txt", &main_commit()[..7]))
+            .as_deref()
+    );
+
+    env.run(&["fetch", "acme/tiny-bert", "--include", "[abc"]).fails(2, &["--include", "[abc"]);
+    env.run(&["fetch", "acme/tiny-bert", "--bogus"]).fails(2, &["--bogus"]);
+    env.run(&["fetch", "acme/tiny-bert", "--ref"]).fails(2, &["--ref needs a value"]);
+    env.run(&["fetch", "acme/tiny-bert", "--file", "a", "--include", "*"]).fails(2, &["--file", "--include"]);
+    env.run(&["fetch", "not a url"]).fails(2, &["invalid repository URL"]);
+    env.run(&["fetch"]).fails(2, &["missing URL"]);
+    env.run(&[]).fails(2, &["missing COMMAND"]);
+    env.run(&["frobnicate"]).fails(2, &["unknown command"]);
+    assert!(hub.requests().iter().all(|r| !r.target.contains("resolve")), "no download for a refusal");
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn gated_repo_with_a_token() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub).var("HF_TOKEN", "hf_testtoken");
+    let run = env.run(&["fetch", "acme/gated"]).ok();
+    assert!(run.stdout.starts_with("nix-hug-lib.fetchModel {\n  url = \"acme/gated\";\n"), "{}", run.stdout);
+    assert!(!run.stderr.contains("hf_testtoken") && !run.stdout.contains("hf_testtoken"));
+}
+
+#[test]
+fn a_failed_download_leaves_nothing_behind() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    hub.inject(Fault::CorruptAlways { path: "model.safetensors".into() });
+    let run = env.run(&["fetch", "acme/tiny-bert"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.starts_with("nix-hug: error: ") && last.contains("model.safetensors"), "{}", run.stderr);
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn without_nix_the_expression_is_still_printed() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let run = env.run(&["--debug", "fetch", "acme/tiny-ds"]).ok();
+    let commit = fixtures::tiny_dataset().commits[0].sha.clone();
+    assert_eq!(run.stdout, expression(&run, "fetchDataset", "datasets/acme/tiny-ds", &commit, None));
+    assert!(run.stderr.contains("nix-hug: debug: $ nix-store --add-fixed --recursive sha256 "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nix-hug: warning: could not add the output to the Nix store: nix-store is not on PATH"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("nix-hug: added"));
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn help_and_version() {
+    let hub = Hub::start(Vec::new());
+    let env = Env::new(&hub);
+    for args in [&["--help"][..], &["-h"]] {
+        let run = env.run(args).ok();
+        assert!(run.stdout.starts_with("nix-hug: declarative"), "{}", run.stdout);
+        assert!(run.stdout.contains("  fetch ") && run.stdout.contains("--debug"), "{}", run.stdout);
+        assert!(!run.stdout.contains("__"), "hidden commands stay hidden");
+        assert_eq!(run.stderr, "");
+    }
+    let run = env.run(&["fetch", "--help"]).ok();
+    for flag in ["--ref REF", "--include GLOB", "--exclude GLOB", "--file PATH", "--json", "--debug", "HF_TOKEN"] {
+        assert!(run.stdout.contains(flag), "{flag} missing from\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("nix-hug fetch mistralai/Mistral-7B-Instruct-v0.3 --include '*.safetensors'"));
+    for args in [&["--version"][..], &["-V"]] {
+        assert_eq!(env.run(args).ok().stdout, format!("nix-hug {}\n", env!("CARGO_PKG_VERSION")));
+    }
+    assert!(hub.requests().is_empty());
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    // A pipe whose reader is already gone: every write to it fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_nix-hug")).arg("--help").stdout(writer).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+#[ignore = "needs nix"]
+fn adds_the_output_to_the_store() {
+    let hub = Hub::start(fixtures::all());
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let env = Env::new(&hub).with_path(path).var("NIX_REMOTE", "local");
+    let run = env.run(&["--debug", "fetch", "acme/tiny-bert", "--include", "*.safetensors", "--json"]).ok();
+    let v = run.json();
+    let store_path = v["storePath"].as_str().unwrap_or_else(|| panic!("no storePath:\n{}", run.stderr));
+    assert!(Path::new(store_path).join("models--acme--tiny-bert").is_dir(), "{store_path}");
+    assert!(run.stderr.contains("nix-hug: debug: $ nix-store --add-fixed --recursive sha256 "), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("nix-hug: added {store_path}\n")), "{}", run.stderr);
+    assert!(store_path.ends_with(&format!("-hf-model-acme-tiny-bert-{}", main_commit())), "{store_path}");
+
+    let hash = nar::parse_hash(v["fileTreeHash"].as_str().unwrap()).unwrap();
+    let nix_hash = Command::new("nix-hash").args(["--type", "sha256", store_path]).env("NIX_REMOTE", "local").output();
+    let nix_hash = nix_hash.expect("running nix-hash (is Nix installed? see README.md)");
+    assert!(nix_hash.status.success(), "{}", String::from_utf8_lossy(&nix_hash.stderr));
+    assert_eq!(String::from_utf8(nix_hash.stdout).unwrap().trim(), nar::hex(&hash));
+    assert_eq!(
+        nar::fixed_output_path(&hash, &format!("hf-model-acme-tiny-bert-{}", main_commit())).unwrap(),
+        store_path
+    );
+    env.assert_tmp_clean();
+}

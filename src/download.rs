@@ -12,7 +12,7 @@ callback; never prints.
 
 use crate::error::{Context, Error, Kind, Result, integrity};
 use crate::hub::{self, Hub, redact};
-use crate::retry;
+use crate::{debug, retry};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
@@ -42,35 +42,41 @@ pub struct Job {
     pub size: u64,
     pub expected: Expected,
     pub dest: PathBuf,
+    /// Places on this machine where the same content may already be (checked like a download).
+    pub local: Vec<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Workers, i.e. requests in flight.
     pub jobs: usize,
     /// Files larger than twice this are fetched as ranges of this size.
     pub chunk: u64,
+    /// Cache folders (`HF_HUB_CACHE` layout) on this machine whose blobs may be copied instead of downloaded.
+    pub local_caches: Vec<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { jobs: 8, chunk: 64 << 20 }
+        Options { jobs: 8, chunk: 64 << 20, local_caches: Vec::new() }
     }
 }
 
 pub enum Event<'a> {
     /// Bytes written (they may later be discarded and fetched again after a failure).
     Bytes(u64),
-    Done {
-        name: &'a str,
-        size: u64,
-    },
+    /// A file is verified and in place.
+    Done { name: &'a str, size: u64 },
+    /// A file was copied from a verified local copy instead of downloaded (`Done` follows).
+    Reused { name: &'a str, size: u64 },
 }
 
 struct FileState {
     job: Job,
     tmp: PathBuf,
     ranges_left: AtomicUsize,
+    /// A local copy of the right size, tried before the network.
+    local: Option<PathBuf>,
     /// Where the first range was redirected: later ranges go straight there, sparing the Hub.
     final_url: OnceLock<String>,
 }
@@ -91,7 +97,9 @@ pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Eve
         let file = files.len();
         let tmp = temp_name(&job.dest);
         let chunk = opts.chunk.max(1);
-        let ranges = if job.size > 2 * chunk { job.size.div_ceil(chunk) } else { 1 };
+        let local =
+            job.local.iter().find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == job.size)).cloned();
+        let ranges = if job.size > 2 * chunk && local.is_none() { job.size.div_ceil(chunk) } else { 1 };
         if ranges > 1 {
             for i in 0..ranges {
                 tasks.push(Task { file, range: Some((i * chunk, ((i + 1) * chunk).min(job.size) - 1)) });
@@ -99,7 +107,13 @@ pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Eve
         } else {
             tasks.push(Task { file, range: None });
         }
-        files.push(FileState { job, tmp, ranges_left: AtomicUsize::new(ranges as usize), final_url: OnceLock::new() });
+        files.push(FileState {
+            job,
+            tmp,
+            ranges_left: AtomicUsize::new(ranges as usize),
+            local,
+            final_url: OnceLock::new(),
+        });
     }
     // Large files first, so their ranges spread over every worker and the small files fill the gaps.
     tasks.sort_by_key(|t| std::cmp::Reverse(files[t.file].job.size));
@@ -150,6 +164,9 @@ fn run_task(
 ) -> Result<()> {
     let job = &file.job;
     match range {
+        None if file.local.as_ref().is_some_and(|local| copy_local(local, job, &file.tmp, buf).is_ok()) => {
+            progress(Event::Reused { name: &job.name, size: job.size });
+        }
         None => {
             let mut verified = stream_whole(hub, job, &file.tmp, buf, progress);
             if matches!(&verified, Err(e) if e.kind() == Kind::Integrity) {
@@ -210,6 +227,28 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
     })?;
     out.sync_all()?;
     hasher.verify(&job.expected)
+}
+
+/// Copies a local file that should hold the same content, verifying it like a download; a copy that
+/// does not verify (changed, truncated) is simply not used.
+fn copy_local(local: &Path, job: &Job, tmp: &Path, buf: &mut [u8]) -> Result<()> {
+    let mut hasher = Hasher::new(&job.expected, job.size);
+    let mut input = File::open(local)?;
+    let mut out = File::create(tmp)?;
+    loop {
+        let n = input.read(buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+    }
+    let verified = hasher.verify(&job.expected);
+    match &verified {
+        Ok(()) => debug!("{}: copied from {}", job.name, local.display()),
+        Err(e) => debug!("{}: not using {}: {e}", job.name, local.display()),
+    }
+    verified
 }
 
 /// Fetches bytes `start..=end` of a file into their place in the preallocated temporary file.

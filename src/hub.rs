@@ -39,15 +39,7 @@ impl Token {
         if let Some(t) = var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN")) {
             return Token::clean(&t);
         }
-        let path = var("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| {
-            let home = var("HF_HOME").map(PathBuf::from).or_else(|| {
-                let cache = var("XDG_CACHE_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-                Some(cache.join("huggingface"))
-            })?;
-            Some(home.join("token"))
-        })?;
+        let path = var("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| Some(hf_home()?.join("token")))?;
         Token::clean(&std::fs::read_to_string(path).ok()?)
     }
 
@@ -61,6 +53,14 @@ impl Token {
     pub fn from_value(raw: &str) -> Option<Token> {
         Token::clean(raw)
     }
+}
+
+/// `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`, as `huggingface_hub` has it.
+pub fn hf_home() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("HF_HOME")
+        .or_else(|| var("XDG_CACHE_HOME").map(|c| c.join("huggingface")))
+        .or_else(|| var("HOME").map(|h| h.join(".cache/huggingface")))
 }
 
 /// One file of the tree listing at a commit.

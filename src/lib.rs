@@ -21,6 +21,7 @@ pub mod error;
 pub mod filter;
 pub mod hub;
 pub mod layout;
+pub mod local;
 pub mod msg;
 pub mod nar;
 pub mod nix;

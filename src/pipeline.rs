@@ -65,9 +65,10 @@ pub fn fetch(hub: &Hub, plan: &Plan, out: &Path, opts: Options, progress: &(dyn 
                     None => Expected::GitBlob(e.oid.clone()),
                 },
                 dest: layout::blob_path(out, &plan.repo, e.etag()),
+                local: opts.local_caches.iter().map(|cache| layout::blob_path(cache, &plan.repo, e.etag())).collect(),
             })
             .collect();
-        download::download(hub, jobs, opts, progress)?;
+        download::download(hub, jobs, opts.clone(), progress)?;
         layout::finish(out, &plan.repo, &plan.commit, &plan.files)
     };
     run().context(plan.label())

@@ -220,7 +220,7 @@ fn large_files_download_as_ranges_from_the_redirect_target() {
     let hub = Hub::start(vec![fixture.clone()]);
     let model = repo(RepoType::Model, "acme/tiny-bert");
     hub.inject(Fault::DropMidBody { path: "onnx/model.onnx".into() });
-    let opts = Options { jobs: 4, chunk: 1000 };
+    let opts = Options { jobs: 4, chunk: 1000, ..Options::default() };
     let out = fetch_with(&hub, None, &model, &commit, &Filters::default(), opts).unwrap();
     assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |_| true));
     let cdn = hub.cdn();
@@ -256,4 +256,59 @@ fn unsafe_listings_are_refused_before_writing() {
         assert!(err.to_string().contains("refusing unsafe path"), "{err}");
         assert!(!hub.requests().iter().any(|r| r.target.contains("/resolve/")), "{bad}: nothing downloaded");
     }
+}
+
+/// The files the Hub was asked for (`resolve` requests), as repo paths.
+fn downloaded(hub: &Hub) -> Vec<String> {
+    let mut paths: Vec<String> = hub
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.target.split_once("/resolve/").map(|(_, rest)| rest.split_once('/').unwrap().1.to_owned()))
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn never_downloads_a_byte_twice() {
+    let fixture = fixtures::tiny_bert();
+    let (v1, v2) = (fixture.commits[0].sha.clone(), fixture.commits[1].sha.clone());
+    let hub = Hub::start(vec![fixture.clone()]);
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    let reusing = |caches: &[&PathBuf]| Options {
+        local_caches: caches.iter().map(|c| c.to_path_buf()).collect(),
+        ..Options::default()
+    };
+
+    let only_safetensors = Filters { include: vec![r".*\.safetensors".into()], ..Default::default() };
+    let first = fetch(&hub, &model, &v2, &only_safetensors);
+
+    // Widening the filter downloads only the file that was left out.
+    hub.clear_requests();
+    let wider = fetch_with(&hub, None, &model, &v2, &Filters::default(), reusing(&[&first])).unwrap();
+    assert_eq!(downloaded(&hub), vec!["onnx/model.onnx"]);
+    assert_eq!(snapshot(&wider, &model, &v2), expected(&fixture, &v2, |_| true));
+
+    // Another commit downloads only what changed (its README).
+    hub.clear_requests();
+    let older = fetch_with(&hub, None, &model, &v1, &Filters::default(), reusing(&[&wider])).unwrap();
+    assert_eq!(downloaded(&hub), vec!["README.md"]);
+    assert_eq!(snapshot(&older, &model, &v1), expected(&fixture, &v1, |_| true));
+
+    // A local copy that does not verify is not used: the file comes from the Hub.
+    let tampered = tempfile::tempdir().unwrap().keep();
+    let blobs = tampered.join("models--acme--tiny-bert/blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    for entry in std::fs::read_dir(first.join("models--acme--tiny-bert/blobs")).unwrap() {
+        let entry = entry.unwrap();
+        let len = entry.metadata().unwrap().len() as usize;
+        std::fs::write(blobs.join(entry.file_name()), vec![b'x'; len]).unwrap();
+    }
+    hub.clear_requests();
+    let again = fetch_with(&hub, None, &model, &v2, &only_safetensors, reusing(&[&tampered])).unwrap();
+    assert_eq!(
+        downloaded(&hub).len(),
+        fixture.commits[1].files.iter().filter(|f| !f.lfs || f.path.ends_with(".safetensors")).count()
+    );
+    assert_eq!(nar::nar_sha256(&again).unwrap(), nar::nar_sha256(&first).unwrap());
 }

@@ -25,6 +25,7 @@ pub mod local;
 pub mod msg;
 pub mod nar;
 pub mod nix;
+pub mod persist;
 pub mod pipeline;
 pub mod render;
 pub mod repo;

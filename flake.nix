@@ -18,15 +18,24 @@
       package =
         {
           lib,
+          stdenv,
           rustPlatform,
+          installShellFiles,
         }:
         rustPlatform.buildRustPackage {
           pname = "nix-hug";
           inherit (cargoToml.package) version;
           src = ./.;
           cargoLock.lockFile = ./Cargo.lock;
+          nativeBuildInputs = [ installShellFiles ];
           # The tests need a loopback Hub and a real Nix store; .ci/run runs them.
           doCheck = false;
+          postInstall = lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
+            installShellCompletion --cmd nix-hug \
+              --bash <($out/bin/nix-hug --generate complete-bash) \
+              --zsh <($out/bin/nix-hug --generate complete-zsh) \
+              --fish <($out/bin/nix-hug --generate complete-fish)
+          '';
           meta = {
             description = "Declarative Hugging Face model and dataset fetching for Nix";
             homepage = "https://github.com/longregen/nix-hug";

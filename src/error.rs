@@ -59,6 +59,15 @@ impl Error {
         &self.message
     }
 
+    /// The context layers, outermost first, then the message, then the source if any: the error one
+    /// layer per line, as `--debug` shows it. On one line, they are joined by `: `.
+    pub fn layers(&self) -> Vec<String> {
+        let mut layers: Vec<String> = self.context.iter().rev().cloned().collect();
+        layers.push(self.message.clone());
+        layers.extend(self.source.as_ref().map(|s| s.to_string()));
+        layers
+    }
+
     /// Adds an outer layer of context.
     pub fn context(mut self, layer: impl fmt::Display) -> Error {
         self.context.push(layer.to_string());
@@ -76,14 +85,7 @@ pub fn integrity(message: impl Into<String>) -> Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for layer in self.context.iter().rev() {
-            write!(f, "{layer}: ")?;
-        }
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
+        f.write_str(&self.layers().join(": "))
     }
 }
 
@@ -113,5 +115,21 @@ impl<T, E: Into<Error>> Context<T> for Result<T, E> {
     }
     fn with_context<D: fmt::Display>(self, layer: impl FnOnce() -> D) -> Result<T> {
         self.map_err(|e| e.into().context(layer()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_outermost_first() {
+        let e = Error::new(Kind::Io, "reading")
+            .with_source(std::io::Error::other("disk on fire"))
+            .context("config.json")
+            .context("acme/bert@0123456");
+        assert_eq!(e.layers(), ["acme/bert@0123456", "config.json", "reading", "disk on fire"]);
+        assert_eq!(e.to_string(), "acme/bert@0123456: config.json: reading: disk on fire");
+        assert_eq!(usage("bad").layers(), ["bad"]);
     }
 }

@@ -225,7 +225,10 @@ impl Hub {
             req = req.header("Range", format!("bytes={start}-{}", end.map(|e| e.to_string()).unwrap_or_default()));
         }
         let req = req.body(()).map_err(|e| Error::new(Kind::Usage, format!("invalid URL {}: {e}", redact(url))))?;
-        let resp = self.agent.run(req).map_err(|e| transport_error(e, url))?;
+        let resp = self.agent.run(req).map_err(|e| {
+            debug!("{method} {} -> {e}", redact(url));
+            transport_error(e, url)
+        })?;
         debug!(
             "{method} {} -> {}{}",
             redact(url),
@@ -328,7 +331,27 @@ pub fn status_error(resp: &Response<ureq::Body>, url: &str) -> Error {
 }
 
 fn transport_error(e: ureq::Error, url: &str) -> Error {
-    let msg = format!("{}: {e}", redact(url));
+    use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable};
+    let unreachable = match &e {
+        ureq::Error::HostNotFound => Some("host not found".to_owned()),
+        // A failed DNS lookup has no ErrorKind of its own; this is the message std gives it.
+        ureq::Error::Io(io) if io.to_string().starts_with("failed to lookup address information") => {
+            Some("host not found".to_owned())
+        }
+        ureq::Error::ConnectionFailed => Some("connection failed".to_owned()),
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => Some("timed out".to_owned()),
+        ureq::Error::Io(io)
+            if matches!(io.kind(), ConnectionRefused | NetworkUnreachable | HostUnreachable | AddrNotAvailable) =>
+        {
+            Some(io.kind().to_string())
+        }
+        _ => None,
+    };
+    // Still transient: a network that is down for a moment comes back within the retries.
+    let msg = match unreachable {
+        Some(why) => format!("cannot reach {} ({why}): check your network or HF_ENDPOINT", origin(url)),
+        None => format!("{}: {e}", redact(url)),
+    };
     match e {
         ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             Error::transient(msg, Duration::ZERO)
@@ -391,6 +414,35 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("link", r#"<http://h/p?cursor=2>; rel="next", <http://h/p>; rel="first""#.parse().unwrap());
         assert_eq!(next_link(&h).as_deref(), Some("http://h/p?cursor=2"));
+    }
+
+    #[test]
+    fn unreachable_endpoints_say_so() {
+        let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", refused.local_addr().unwrap());
+        drop(refused);
+        let hub = Hub::new(&endpoint, Token::from_value("hf_secret")).unwrap();
+        let e = hub.send("GET", &format!("{endpoint}/api/models/a/b?x=1"), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("cannot reach {endpoint} (connection refused): check your network or HF_ENDPOINT")
+        );
+        assert!(e.retry_after().is_some(), "transient");
+
+        // As std reports a failed lookup (a real one would leave loopback).
+        let lookup = std::io::Error::other("failed to lookup address information: Name or service not known");
+        let e = transport_error(ureq::Error::Io(lookup), "https://hub.invalid/api");
+        assert_eq!(
+            e.to_string(),
+            "cannot reach https://hub.invalid (host not found): check your network or HF_ENDPOINT"
+        );
+        let e = transport_error(ureq::Error::HostNotFound, "https://hub.invalid/api?token=x");
+        assert_eq!(
+            e.to_string(),
+            "cannot reach https://hub.invalid (host not found): check your network or HF_ENDPOINT"
+        );
+        let e = transport_error(ureq::Error::Io(std::io::ErrorKind::ConnectionReset.into()), "http://h/a?sig=1");
+        assert!(e.to_string().starts_with("http://h/a: "), "{e}");
     }
 
     #[test]

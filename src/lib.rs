@@ -8,9 +8,9 @@ it is the user's CLI. Both run the same `pipeline`:
   repo (URL forms) -> hub (revision, tree) -> filter (choice, unsafe paths) -> download (parallel,
   verified) -> layout (HF cache folders) -> nar (NAR hash, store path)
 
-so the hash the CLI prints is the one the sandbox produces. The CLI around it: `cli` (argv), `cmd` (one
-file per command, the only writer of stdout), `nix` (the Nix commands it runs), `render` (the expression
-and the JSON it prints).
+so the hash the CLI prints is the one the sandbox produces. The CLI around it: `cli` (argv, help,
+completions), `cmd` (one file per command, the only writer of stdout), `nix` (the Nix commands it runs),
+`render` (the expression and the JSON it prints), `msg` and `progress` (stderr).
 */
 
 pub mod builder;
@@ -27,6 +27,7 @@ pub mod nar;
 pub mod nix;
 pub mod persist;
 pub mod pipeline;
+pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod retry;

@@ -1,11 +1,20 @@
 /*!
 Messages on stderr, each prefixed `nix-hug: `. `--debug` turns on the `debug!` lines (HTTP requests, hash
-steps, commands run); nothing here ever sees the token, which lives in `hub::Token`.
+steps, commands run) and shows an error one layer per line. A status line (the progress of a download)
+may sit at the bottom, redrawn in place; a message first clears it, so the two never mix on one line.
+Nothing here ever sees the token, which lives in `hub::Token`.
 */
 
+use crate::error::Error;
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
+
+/// The width of the status line on screen; 0 when there is none.
+static STATUS: Mutex<usize> = Mutex::new(0);
 
 pub fn set_debug(on: bool) {
     DEBUG.store(on, Ordering::Relaxed);
@@ -15,21 +24,62 @@ pub fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
+/// Writes one message line (what the macros below call).
+pub fn line(text: fmt::Arguments) {
+    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut err = io::stderr().lock();
+    clear(&mut err, &mut width);
+    // stderr is where errors would go: nothing better to do when it fails.
+    let _ = writeln!(err, "{text}");
+}
+
+/// Draws `text` as the status line, over the previous one.
+pub fn status(text: &str) {
+    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
+    let len = text.chars().count();
+    let _ = write!(io::stderr().lock(), "\r{text}{:pad$}", "", pad = width.saturating_sub(len));
+    *width = len;
+}
+
+/// Removes the status line, if any.
+pub fn clear_status() {
+    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
+    clear(&mut io::stderr().lock(), &mut width);
+}
+
+fn clear(err: &mut impl Write, width: &mut usize) {
+    if *width > 0 {
+        let _ = write!(err, "\r{:w$}\r", "", w = *width);
+        *width = 0;
+    }
+}
+
+/// Reports the error that ends the run: on one line, or under `--debug` one layer per line.
+pub fn error(e: &Error) {
+    if debug_enabled() {
+        for (i, layer) in e.layers().iter().enumerate() {
+            line(format_args!("nix-hug: error: {:indent$}{layer}", "", indent = 2 * i));
+        }
+    } else {
+        line(format_args!("nix-hug: error: {e}"));
+    }
+}
+
 #[macro_export]
 macro_rules! info {
-    ($($arg:tt)*) => { eprintln!("nix-hug: {}", format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::msg::line(format_args!("nix-hug: {}", format_args!($($arg)*))) };
 }
 
 #[macro_export]
 macro_rules! warn {
-    ($($arg:tt)*) => { eprintln!("nix-hug: warning: {}", format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::msg::line(format_args!("nix-hug: warning: {}", format_args!($($arg)*))) };
 }
 
 #[macro_export]
 macro_rules! debug {
     ($($arg:tt)*) => {
         if $crate::msg::debug_enabled() {
-            eprintln!("nix-hug: debug: {}", format_args!($($arg)*))
+            $crate::msg::line(format_args!("nix-hug: debug: {}", format_args!($($arg)*)))
         }
     };
 }

@@ -1,7 +1,7 @@
 /*!
 The results of `fetch` as users see them: the paste-ready `fetchModel { … }` / `fetchDataset { … }`
 expression and the `--json` object, both from one `FetchResult`, so they cannot disagree. Strings are
-escaped as Nix strings. Never computes or fetches anything.
+escaped as Nix strings; sizes are written for people by `human_size`. Never computes or fetches anything.
 */
 
 use crate::filter::Filters;
@@ -23,13 +23,6 @@ pub struct FetchResult {
     pub bytes: u64,
 }
 
-impl FetchResult {
-    /// The URL to write in the expression: it parses back to the same repo and type.
-    pub fn url(&self) -> String {
-        format!("{}{}", self.repo.kind.url_prefix(), self.repo)
-    }
-}
-
 /// The expression to paste into a flake, with a final newline.
 pub fn nix(r: &FetchResult) -> String {
     let function = match r.repo.kind {
@@ -37,7 +30,7 @@ pub fn nix(r: &FetchResult) -> String {
         RepoType::Dataset => "fetchDataset",
     };
     let mut out = format!("nix-hug-lib.{function} {{\n");
-    out += &format!("  url = {};\n", nix_string(&r.url()));
+    out += &format!("  url = {};\n", nix_string(&r.repo.url()));
     out += &format!("  rev = {};\n", nix_string(&r.rev));
     if !r.filters.is_empty() {
         let lists = [("include", &r.filters.include), ("exclude", &r.filters.exclude), ("files", &r.filters.files)];
@@ -73,7 +66,7 @@ pub fn json(r: &FetchResult) -> String {
         bytes: u64,
     }
     let value = Json {
-        url: r.url(),
+        url: r.repo.url(),
         kind: r.repo.kind.as_str(),
         repo_id: r.repo.to_string(),
         rev: &r.rev,
@@ -85,6 +78,21 @@ pub fn json(r: &FetchResult) -> String {
     };
     // Plain data with string keys: serialising cannot fail.
     serde_json::to_string_pretty(&value).expect("serialising a FetchResult") + "\n"
+}
+
+/// A size for people: `96 B`, `4.9 KiB`, `13.5 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    if unit == "B" { format!("{bytes} B") } else { format!("{value:.1} {unit}") }
 }
 
 /// A Nix double-quoted string literal: `\`, `"` and `${` are escaped, and so are control characters.
@@ -173,13 +181,20 @@ nix-hug-lib.fetchDataset {
     }
 
     #[test]
-    fn urls_parse_back_to_the_same_repo() {
-        for kind in [RepoType::Model, RepoType::Dataset] {
-            let r = result(kind, Filters::default());
-            let parsed = crate::repo::parse_url(&r.url()).unwrap();
-            // A bare org/repo is a model to `fetchModel` and is tried as a model first by the CLI.
-            assert_eq!(parsed.kind.unwrap_or(RepoType::Model), kind);
-            assert_eq!(parsed.with_kind(kind), r.repo);
+    fn human_sizes() {
+        let cases = [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (5000, "4.9 KiB"),
+            (10 << 20, "10.0 MiB"),
+            (14_496_078_336, "13.5 GiB"),
+            (3 << 40, "3.0 TiB"),
+            (5 << 50, "5120.0 TiB"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(human_size(bytes), want, "{bytes}");
         }
     }
 

@@ -61,6 +61,13 @@ impl Repo {
         Ok(Repo { kind, org: org.to_owned(), name: name.to_owned() })
     }
 
+    /// The shortest URL form that names this repo and its type: `org/name` for a model (a bare
+    /// `org/repo` is a model to `fetchModel` and is tried as a model first by the CLI),
+    /// `datasets/org/name` for a dataset.
+    pub fn url(&self) -> String {
+        format!("{}{self}", self.kind.url_prefix())
+    }
+
     /// `models--org--name`: the folder in an HF cache.
     pub fn folder(&self) -> String {
         format!("{}--{}--{}", self.kind.plural(), self.org, self.name)
@@ -222,6 +229,16 @@ mod tests {
             assert_eq!(parsed, want, "{:?}", case.url);
             let name = parsed.kind.map(|k| parsed.with_kind(k).store_name(&vectors.rev));
             assert_eq!(name, case.name, "{:?}", case.url);
+        }
+    }
+
+    #[test]
+    fn urls_parse_back_to_the_same_repo() {
+        for kind in [RepoType::Model, RepoType::Dataset] {
+            let repo = Repo::from_id(kind, "acme/tiny-bert").unwrap();
+            let parsed = parse_url(&repo.url()).unwrap();
+            assert_eq!(parsed.kind.unwrap_or(RepoType::Model), kind);
+            assert_eq!(parsed.with_kind(kind), repo);
         }
     }
 

@@ -2,12 +2,18 @@
 //! stdout and stderr, and its exit codes. Without Nix on PATH unless the test says otherwise.
 
 mod hub;
+mod support;
 
 use hub::{Fault, Hub, fixtures};
-use nix_hug::nar;
-use std::ffi::OsString;
+use nix_hug::download::Options;
+use nix_hug::filter::Filters;
+use nix_hug::repo::{Repo, RepoType};
+use nix_hug::{nar, pipeline};
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use walkdir::WalkDir;
 
 struct Run {
     code: i32,
@@ -48,10 +54,19 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(env!("CARGO_BIN_EXE_nix-hug")).args(args).output().expect("running nix-hug");
+        Run {
+            code: out.status.code().expect("nix-hug was killed"),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// `program` in the scrubbed environment.
+    fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let dir = self.root.path();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nix-hug"));
-        cmd.args(args)
-            .env_clear()
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
             .env("HF_ENDPOINT", &self.endpoint)
             .env("HOME", dir.join("home"))
             .env("HF_HOME", dir.join("hf"))
@@ -60,12 +75,7 @@ impl Env {
         for (name, value) in &self.vars {
             cmd.env(name, value);
         }
-        let out = cmd.output().expect("running nix-hug");
-        Run {
-            code: out.status.code().expect("nix-hug was killed"),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        cmd
     }
 
     /// Nothing left behind in TMPDIR.
@@ -273,6 +283,10 @@ fn without_nix_the_expression_is_still_printed() {
     let commit = fixtures::tiny_dataset().commits[0].sha.clone();
     assert_eq!(run.stdout, expression(&run, "fetchDataset", "datasets/acme/tiny-ds", &commit, None));
     assert!(run.stderr.contains("nix-hug: debug: $ nix-store --add-fixed --recursive sha256 "), "{}", run.stderr);
+    let hash = run.stdout.lines().find_map(|l| l.strip_prefix("  fileTreeHash = \"")?.strip_suffix("\";")).unwrap();
+    let nar_line = format!("/hf-dataset-acme-tiny-ds-{commit}: {hash}\n");
+    assert!(run.stderr.contains("nix-hug: debug: nar sha256 of ") && run.stderr.contains(&nar_line), "{}", run.stderr);
+    assert!(run.stderr.contains("nix-hug: debug: GET "), "each request is shown: {}", run.stderr);
     assert!(
         run.stderr.contains("nix-hug: warning: could not add the output to the Nix store: nix-store is not on PATH"),
         "{}",
@@ -293,11 +307,24 @@ fn help_and_version() {
         assert!(!run.stdout.contains("__"), "hidden commands stay hidden");
         assert_eq!(run.stderr, "");
     }
+    let main = env.run(&["--help"]).ok().stdout;
+    assert!(main.contains("\n  fetch  ") && main.contains("\n  ls     "), "{main}");
+    assert!(!main.contains("--generate"), "hidden flags stay hidden");
     let run = env.run(&["fetch", "--help"]).ok();
-    for flag in ["--ref REF", "--include GLOB", "--exclude GLOB", "--file PATH", "--json", "--debug", "HF_TOKEN"] {
+    for flag in
+        ["--ref REF", "--include GLOB", "--exclude GLOB", "--file PATH", "--jobs N", "--json", "--debug", "HF_TOKEN"]
+    {
         assert!(run.stdout.contains(flag), "{flag} missing from\n{}", run.stdout);
     }
     assert!(run.stdout.contains("nix-hug fetch mistralai/Mistral-7B-Instruct-v0.3 --include '*.safetensors'"));
+    let ls = env.run(&["ls", "--help"]).ok();
+    for text in ["Usage: nix-hug ls URL", "--include GLOB", "--file PATH", "--json", "HF_ENDPOINT", "nix-hug ls "] {
+        assert!(ls.stdout.contains(text), "{text} missing from\n{}", ls.stdout);
+    }
+    assert!(!ls.stdout.contains("--jobs"), "ls downloads nothing");
+    assert_eq!(env.run(&["ls", "-h", "acme/tiny-bert"]).ok().stdout, ls.stdout);
+    let bash = env.run(&["--generate", "complete-bash"]).ok().stdout;
+    assert!(bash.contains("complete -F _nix_hug nix-hug"), "{bash}");
     for args in [&["--version"][..], &["-V"]] {
         assert_eq!(env.run(args).ok().stdout, format!("nix-hug {}\n", env!("CARGO_PKG_VERSION")));
     }
@@ -312,6 +339,171 @@ fn a_closed_stdout_is_not_an_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_nix-hug")).arg("--help").stdout(writer).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn ls_lists_files_and_what_the_filters_take() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let run = env.run(&["ls", "acme/tiny-bert", "--include", "*.safetensors"]).ok();
+    let want = "\
++ README.md                   57 B
++ config.json                293 B
++ model.safetensors           96 B  LFS
++ nested/deeper/notes.txt     25 B
++ odd#name?x%.txt             31 B
+- onnx/model.onnx          4.9 KiB  LFS
++ special_tokens_map.json    125 B
++ tokenizer_config.json       66 B
++ unicod\u{e9} \u{fc}n\u{ef}.txt             17 B
++ vocab.txt                  158 B
++ with space.txt              20 B
+10 of 11 files taken, 888 B to download (5.8 KiB in all)
+";
+    assert_eq!(run.stdout, want);
+    assert_eq!(run.stderr, format!("nix-hug: resolved main to {} (model acme/tiny-bert)\n", main_commit()));
+    assert!(hub.requests().iter().all(|r| !r.target.contains("/resolve/")), "ls downloads nothing");
+    env.assert_tmp_clean();
+
+    let ds = env.run(&["ls", "acme/tiny-ds", "--json"]).ok().json();
+    let commit = fixtures::tiny_dataset().commits[0].sha.clone();
+    assert_eq!(
+        (&ds["url"], &ds["type"], &ds["repoId"], &ds["rev"]),
+        (&"datasets/acme/tiny-ds".into(), &"dataset".into(), &"acme/tiny-ds".into(), &commit.into())
+    );
+    assert_eq!(
+        ds["files"][2],
+        serde_json::json!({ "path": "data/train.parquet", "size": 630, "lfs": true, "taken": true })
+    );
+    assert_eq!(ds["taken"], ds["total"]);
+
+    env.run(&["ls", "acme/nope"]).fails(1, &["neither a model nor a dataset acme/nope", "HF_TOKEN"]);
+    env.run(&["ls", "acme/tiny-bert", "--ref", "v9"]).fails(1, &["model acme/tiny-bert", "\"v9\""]);
+    env.run(&["ls", "acme/tiny-bert", "--jobs", "2"]).fails(2, &["ls does not accept --jobs"]);
+    env.run(&["ls"]).fails(2, &["ls: missing URL"]);
+}
+
+/// The files `ls` marks as taken are exactly those `fetch` puts in its output, for the same flags.
+#[test]
+fn ls_announces_what_fetch_takes() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let client = nix_hug::hub::Hub::new(&hub.endpoint(), None).unwrap();
+    let cases: &[&[&str]] = &[
+        &[],
+        &["--include", "*.safetensors"],
+        &["--exclude", "onnx/*"],
+        &["--include", "*.onnx", "--exclude", "model.*"],
+        &["--include", "nothing"],
+        &["--file", "config.json", "--file", "onnx/model.onnx"],
+        &["--ref", "v1.0", "--exclude", "*"],
+    ];
+    for flags in cases {
+        let args = |command: &'static str| [&[command, "acme/tiny-bert", "--json"][..], flags].concat();
+        let ls = env.run(&args("ls")).ok().json();
+        let fetch = env.run(&args("fetch")).ok().json();
+        assert_eq!(
+            (&ls["rev"], &ls["taken"]["files"], &ls["taken"]["bytes"]),
+            (&fetch["rev"], &fetch["files"], &fetch["bytes"])
+        );
+        let taken: BTreeSet<&str> = ls["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["taken"] == true)
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+
+        // fetch's output is gone with its temporary folder; the same pipeline run here with the filters
+        // fetch reports gives the same fileTreeHash, hence the same files.
+        let rev = fetch["rev"].as_str().unwrap();
+        let repo = Repo::from_id(RepoType::Model, "acme/tiny-bert").unwrap();
+        let filters = Filters::from_json(&fetch["filters"].to_string()).unwrap();
+        let plan = pipeline::plan(&client, &repo, rev, &filters).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(repo.store_name(rev));
+        pipeline::fetch(&client, &plan, &out, Options::default(), &|_| {}).unwrap();
+        assert_eq!(nar::sri(&nar::nar_sha256(&out).unwrap()), fetch["fileTreeHash"].as_str().unwrap(), "{flags:?}");
+        let snapshot = out.join(repo.folder()).join("snapshots").join(rev);
+        let fetched: Vec<String> = WalkDir::new(&snapshot)
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| e.path().strip_prefix(&snapshot).unwrap().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fetched.iter().map(String::as_str).collect::<BTreeSet<_>>(), taken, "{flags:?}");
+    }
+}
+
+#[test]
+fn jobs_changes_nothing_but_the_parallelism() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let one = env.run(&["fetch", "acme/tiny-bert", "--jobs", "1"]).ok();
+    assert_eq!(env.run(&["fetch", "acme/tiny-bert", "--jobs", "64"]).ok().stdout, one.stdout);
+    assert_eq!(env.run(&["fetch", "acme/tiny-bert"]).ok().stdout, one.stdout);
+    env.run(&["fetch", "acme/tiny-bert", "--jobs", "0"]).fails(2, &["--jobs: expected a number from 1 to 64"]);
+}
+
+#[test]
+fn an_unreachable_endpoint_says_so() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let hub = Hub::start(Vec::new());
+    let env = Env::new(&hub).var("HF_ENDPOINT", &endpoint).var("HF_TOKEN", "hf_testtoken");
+    let run = env.run(&["ls", "acme/tiny-bert"]);
+    assert_eq!((run.code, run.stdout.as_str()), (1, ""), "{}", run.stderr);
+    let want = format!(
+        "nix-hug: error: resolving \"main\": cannot reach {endpoint} (connection refused): check your network or HF_ENDPOINT"
+    );
+    assert_eq!(run.stderr.lines().last(), Some(want.as_str()), "{}", run.stderr);
+    assert!(
+        run.stderr.lines().rev().skip(1).all(|l| l.starts_with("nix-hug: warning: cannot reach ")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hf_testtoken"));
+}
+
+#[test]
+fn debug_shows_an_error_layer_by_layer() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    hub.inject(Fault::CorruptAlways { path: "config.json".into() });
+    let run = env.run(&["--debug", "fetch", "acme/tiny-bert", "--file", "config.json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("nix-hug: error:")).collect();
+    assert_eq!(errors.len(), 3, "{}", run.stderr);
+    assert_eq!(errors[0], format!("nix-hug: error: acme/tiny-bert@{}", &main_commit()[..7]));
+    assert_eq!(errors[1], "nix-hug: error:   config.json");
+    assert!(errors[2].starts_with("nix-hug: error:     git blob sha1 mismatch: expected "), "{}", errors[2]);
+}
+
+/// Through a terminal (`script` gives the run one), the download shows a progress line redrawn in
+/// place and cleared at the end; `--debug` turns it off.
+#[test]
+fn progress_on_a_terminal() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(script) = std::env::split_paths(&path).map(|d| d.join("script")).find(|p| p.is_file()) else {
+        return eprintln!("no `script` on PATH: progress on a terminal not checked");
+    };
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let through_terminal = |args: &str| {
+        let line = format!("{} {args} >/dev/null", env!("CARGO_BIN_EXE_nix-hug"));
+        let out = env.command(&script).args(["-qec", &line, "/dev/null"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let shown = through_terminal("fetch acme/tiny-bert");
+    assert!(shown.contains("\rnix-hug: ") && shown.contains("%|"), "{shown:?}");
+    // The last redraw, then spaces over it and back, then the next message from the start of the line.
+    let last: Vec<&str> = shown.rsplit("%|").next().unwrap().split('\r').collect();
+    assert!(last[0].contains(" B/5.8 KiB ["), "{shown:?}");
+    assert!(!last[1].is_empty() && last[1].trim().is_empty(), "{shown:?}");
+    assert!(last[2].starts_with("nix-hug: warning: could not add the output"), "{shown:?}");
+    assert!(!through_terminal("--debug fetch acme/tiny-bert").contains("%|"), "no progress under --debug");
 }
 
 #[test]
@@ -338,4 +530,38 @@ fn adds_the_output_to_the_store() {
         store_path
     );
     env.assert_tmp_clean();
+}
+
+/// What a newcomer does: paste the expression `fetch` printed into a file, stop the Hub, build it. Nix
+/// finds the output already in the store (a download would fail), at exactly the path `fetch` reported.
+#[test]
+#[ignore = "needs nix"]
+fn the_printed_expression_builds_with_the_hub_stopped() {
+    let hub = Hub::start(fixtures::all());
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let env = Env::new(&hub).with_path(path).var("NIX_REMOTE", "local");
+    let args = ["fetch", "acme/tiny-bert", "--exclude", "onnx/*"];
+    let added = |run: &Run| {
+        let path = run.stderr.lines().find_map(|l| l.strip_prefix("nix-hug: added "));
+        path.unwrap_or_else(|| panic!("no store path in\n{}", run.stderr)).to_owned()
+    };
+    // Out of the store first, so that this fetch is the one that puts it there.
+    support::forget(&added(&env.run(&args).ok()));
+    let run = env.run(&args).ok();
+    let store_path = added(&run);
+    assert!(Path::new(&store_path).is_dir(), "{store_path}");
+
+    let file = env.root.path().join("model.nix");
+    let prelude = format!(
+        "let\n  nix-hug-lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }};\nin\n",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lib").display(),
+        support::static_package().display()
+    );
+    std::fs::write(&file, prelude + &run.stdout).unwrap();
+
+    let api = hub.endpoint().strip_prefix("http://").unwrap().to_owned();
+    drop(hub);
+    assert!(std::net::TcpStream::connect(&api).is_err(), "the Hub is stopped");
+    let built = support::nix_build(&file, "").unwrap_or_else(|e| panic!("building {}:\n{e}", run.stdout));
+    assert_eq!(built, store_path);
 }

@@ -4,6 +4,8 @@ The commands: glue between the library modules, and the only code that writes re
 */
 
 pub mod fetch;
+pub mod ls;
+mod resolve;
 
 use crate::cli::{Action, Cli};
 use crate::error::{Context, Error, Result};
@@ -16,6 +18,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.action {
         Action::Print(text) => print(&text),
         Action::Fetch(args) => fetch::run(&args),
+        Action::Ls(args) => ls::run(&args),
         Action::BuilderFetch => builder::fetch(),
         Action::BuilderCache => builder::cache(),
     }

@@ -1,0 +1,263 @@
+/*!
+The two tables the whole command line is made of: `COMMANDS` and `FLAGS`. Parsing looks names up here,
+and the help texts and shell completions are rendered from here, so a flag cannot be accepted without
+being documented (or documented without being accepted). A flag's `apply` only validates and records
+its value in `Args` (a glob becomes its regex here); checks across flags happen once parsing is done.
+*/
+
+use super::complete::Shell;
+use super::help::{FETCH_HELP, LS_HELP};
+use crate::error::{Result, usage};
+use crate::filter::glob_to_regex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    Fetch,
+    Ls,
+    BuilderFetch,
+    BuilderCache,
+}
+
+pub struct Command {
+    pub cmd: Cmd,
+    pub name: &'static str,
+    /// One line for the list of commands and the completions.
+    pub summary: &'static str,
+    /// The text of `nix-hug NAME --help`; `%options%` stands for the table of its flags.
+    pub help: &'static str,
+    /// Builder entry points: accepted, never shown.
+    pub hidden: bool,
+}
+
+pub const COMMANDS: &[Command] = &[
+    Command {
+        cmd: Cmd::Fetch,
+        name: "fetch",
+        summary: "Download a model or dataset and print the Nix expression that pins it",
+        help: FETCH_HELP,
+        hidden: false,
+    },
+    Command {
+        cmd: Cmd::Ls,
+        name: "ls",
+        summary: "List the files of a model or dataset and which ones the filters take",
+        help: LS_HELP,
+        hidden: false,
+    },
+    Command { cmd: Cmd::BuilderFetch, name: "__fetch", summary: "", help: "", hidden: true },
+    Command { cmd: Cmd::BuilderCache, name: "__cache", summary: "", help: "", hidden: true },
+];
+
+/// The workers of `--jobs` when it is not given, and its bounds.
+pub const DEFAULT_JOBS: usize = 8;
+const MAX_JOBS: usize = 64;
+
+/// Flag values as given, before the checks across flags.
+#[derive(Debug, Default)]
+pub struct Args {
+    pub debug: bool,
+    pub help: bool,
+    pub version: bool,
+    pub generate: Option<Shell>,
+    pub rev: Option<String>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub files: Vec<String>,
+    pub json: bool,
+    pub jobs: Option<usize>,
+}
+
+pub struct Flag {
+    pub long: &'static str,
+    pub short: Option<char>,
+    /// The name of its value in help (`GLOB`); `None` for a switch.
+    pub value: Option<&'static str>,
+    /// The commands that accept it; empty for a global flag, accepted anywhere.
+    pub commands: &'static [Cmd],
+    /// One line for the help table and the completions.
+    pub help: &'static str,
+    /// Accepted, never shown in help or completions.
+    pub hidden: bool,
+    /// Records the flag (with its value when it takes one). Errors get the flag name added by the parser.
+    pub apply: fn(&mut Args, Option<String>) -> Result<()>,
+}
+
+const FETCH_LS: &[Cmd] = &[Cmd::Fetch, Cmd::Ls];
+
+/// In the order of the help texts: the commands' own flags, then the global ones.
+pub const FLAGS: &[Flag] = &[
+    Flag {
+        long: "ref",
+        short: None,
+        value: Some("REF"),
+        commands: FETCH_LS,
+        help: "Branch, tag, commit or refs/pr/N (default: the URL's /tree/REF, else main)",
+        hidden: false,
+        apply: |a, v| {
+            let v = v.unwrap_or_default();
+            if v.is_empty() {
+                return Err(usage("empty ref"));
+            }
+            a.rev = Some(v);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "include",
+        short: None,
+        value: Some("GLOB"),
+        commands: FETCH_LS,
+        help: "Take only the large (LFS) files matching GLOB; repeatable",
+        hidden: false,
+        apply: |a, v| {
+            a.include.push(glob_to_regex(&v.unwrap_or_default())?);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "exclude",
+        short: None,
+        value: Some("GLOB"),
+        commands: FETCH_LS,
+        help: "Leave out the large (LFS) files matching GLOB; repeatable",
+        hidden: false,
+        apply: |a, v| {
+            a.exclude.push(glob_to_regex(&v.unwrap_or_default())?);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "file",
+        short: None,
+        value: Some("PATH"),
+        commands: FETCH_LS,
+        help: "Take exactly this file and no other; repeatable",
+        hidden: false,
+        apply: |a, v| {
+            let v = v.unwrap_or_default();
+            if v.is_empty() {
+                return Err(usage("empty path"));
+            }
+            a.files.push(v);
+            Ok(())
+        },
+    },
+    Flag {
+        long: "jobs",
+        short: None,
+        value: Some("N"),
+        commands: &[Cmd::Fetch],
+        help: "Download with N parallel requests, 1 to 64 (default: 8)",
+        hidden: false,
+        apply: |a, v| {
+            let v = v.unwrap_or_default();
+            match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_JOBS).contains(&n) => {
+                    a.jobs = Some(n);
+                    Ok(())
+                }
+                _ => Err(usage(format!("expected a number from 1 to {MAX_JOBS}, got {v:?}"))),
+            }
+        },
+    },
+    Flag {
+        long: "json",
+        short: None,
+        value: None,
+        commands: FETCH_LS,
+        help: "Print a JSON object instead of the text for humans",
+        hidden: false,
+        apply: |a, _| {
+            a.json = true;
+            Ok(())
+        },
+    },
+    Flag {
+        long: "debug",
+        short: None,
+        value: None,
+        commands: &[],
+        help: "Show HTTP requests, commands run, hash steps and error details on stderr",
+        hidden: false,
+        apply: |a, _| {
+            a.debug = true;
+            Ok(())
+        },
+    },
+    Flag {
+        long: "help",
+        short: Some('h'),
+        value: None,
+        commands: &[],
+        help: "Print help",
+        hidden: false,
+        apply: |a, _| {
+            a.help = true;
+            Ok(())
+        },
+    },
+    Flag {
+        long: "version",
+        short: Some('V'),
+        value: None,
+        commands: &[],
+        help: "Print the version",
+        hidden: false,
+        apply: |a, _| {
+            a.version = true;
+            Ok(())
+        },
+    },
+    Flag {
+        long: "generate",
+        short: None,
+        value: Some("KIND"),
+        commands: &[],
+        help: "Print a shell completion script: complete-bash, complete-zsh or complete-fish",
+        hidden: true,
+        apply: |a, v| {
+            a.generate = Some(Shell::parse(&v.unwrap_or_default())?);
+            Ok(())
+        },
+    },
+];
+
+/// The visible commands, in table order.
+pub fn visible_commands() -> impl Iterator<Item = &'static Command> {
+    COMMANDS.iter().filter(|c| !c.hidden)
+}
+
+/// The visible flags `cmd` accepts (the global ones with `None`), its own first.
+pub fn visible_flags(cmd: Option<Cmd>) -> impl Iterator<Item = &'static Flag> {
+    FLAGS.iter().filter(move |f| !f.hidden && (f.commands.is_empty() || cmd.is_some_and(|c| f.commands.contains(&c))))
+}
+
+/// Every visible flag, whichever commands accept it.
+pub fn all_visible_flags() -> impl Iterator<Item = &'static Flag> {
+    FLAGS.iter().filter(|f| !f.hidden)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        for (i, a) in FLAGS.iter().enumerate() {
+            for b in &FLAGS[i + 1..] {
+                assert_ne!(a.long, b.long);
+                assert!(a.short.is_none() || a.short != b.short, "{} and {}", a.long, b.long);
+            }
+        }
+        for (i, a) in COMMANDS.iter().enumerate() {
+            assert!(COMMANDS[i + 1..].iter().all(|b| a.name != b.name && a.cmd != b.cmd), "{}", a.name);
+        }
+    }
+
+    #[test]
+    fn jobs_default_is_the_engine_default() {
+        assert_eq!(DEFAULT_JOBS, crate::download::Options::default().jobs);
+        let jobs = FLAGS.iter().find(|f| f.long == "jobs").unwrap();
+        assert!(jobs.help.contains(&format!("1 to {MAX_JOBS} (default: {DEFAULT_JOBS})")), "{}", jobs.help);
+    }
+}

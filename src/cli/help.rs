@@ -1,0 +1,145 @@
+/*!
+The help texts: the main help and one per command, each with its table of options rendered from
+`FLAGS`, so the tables cannot disagree with what the parser accepts.
+*/
+
+use super::flags::{Cmd, Flag, visible_commands, visible_flags};
+
+const MAIN_HELP: &str = "\
+nix-hug: declarative Hugging Face model and dataset fetching for Nix.
+
+Usage: nix-hug [--debug] COMMAND [ARGS...]
+
+Commands:
+%commands%
+
+Options:
+%options%
+
+Run `nix-hug COMMAND --help` for the options of a command.
+
+Examples:
+  nix-hug ls mistralai/Mistral-7B-Instruct-v0.3
+  nix-hug fetch mistralai/Mistral-7B-Instruct-v0.3 --include '*.safetensors'
+  nix-hug fetch google-bert/bert-base-uncased
+";
+
+/// What `fetch` and `ls` share (URL forms, options, filters, environment), at their `%target%`.
+const TARGET_HELP: &str = "\
+URL is org/repo, hf:org/repo, datasets/org/repo, hf-datasets:org/repo, or a web address
+https://huggingface.co/[datasets/]org/repo[/tree/REF]. A bare org/repo is looked up as a model
+first, then as a dataset.
+
+Options:
+%options%
+
+Filters: --include and --exclude choose among the large (LFS) files; the small files (config,
+tokenizer, README) always come along, so the result still loads. In a GLOB, * matches any
+characters including /, ? one character and [...] a class. --file takes exactly the files named
+and cannot be combined with --include or --exclude.
+
+Environment:
+  HF_TOKEN     Token for private and gated repos (else $HF_HOME/token, as `hf auth login` writes it)
+  HF_ENDPOINT  A Hub mirror (default: https://huggingface.co)";
+
+pub const FETCH_HELP: &str = "\
+Download a Hugging Face model or dataset at one commit, add it to the Nix store, and print the
+fetchModel/fetchDataset expression that pins it. Building that expression later finds the output
+already in the store instead of downloading it again.
+
+Usage: nix-hug fetch URL [OPTIONS]
+
+%target%
+  TMPDIR       Where the download is assembled before it goes into the store
+
+Examples:
+  nix-hug fetch google-bert/bert-base-uncased
+  nix-hug fetch mistralai/Mistral-7B-Instruct-v0.3 --include '*.safetensors'
+  nix-hug fetch datasets/rajpurkar/squad --ref refs/convert/parquet --json
+";
+
+pub const LS_HELP: &str = "\
+List the files of a Hugging Face model or dataset at one commit, without downloading them: path,
+size, LFS for the large files, and + for the files that `nix-hug fetch` with the same filters
+takes (- for the others). The last line sums up what that fetch would download.
+
+Usage: nix-hug ls URL [OPTIONS]
+
+%target%
+
+Examples:
+  nix-hug ls mistralai/Mistral-7B-Instruct-v0.3
+  nix-hug ls mistralai/Mistral-7B-Instruct-v0.3 --include '*.safetensors' --exclude 'consolidated*'
+  nix-hug ls google-bert/bert-base-uncased --file config.json
+  nix-hug ls datasets/rajpurkar/squad --ref refs/convert/parquet --json
+";
+
+pub fn version() -> String {
+    format!("nix-hug {}\n", env!("CARGO_PKG_VERSION"))
+}
+
+/// The help of a command, or the main help when `None`.
+pub fn help(cmd: Option<Cmd>) -> String {
+    match visible_commands().find(|c| Some(c.cmd) == cmd) {
+        Some(c) => c.help.replace("%target%", TARGET_HELP).replace("%options%", &options_table(Some(c.cmd))),
+        None => {
+            let commands: Vec<(String, &str)> = visible_commands().map(|c| (c.name.to_owned(), c.summary)).collect();
+            MAIN_HELP.replace("%commands%", &table(&commands)).replace("%options%", &options_table(None))
+        }
+    }
+}
+
+fn options_table(cmd: Option<Cmd>) -> String {
+    let rows: Vec<(String, &str)> = visible_flags(cmd).map(|f| (spelling(f), f.help)).collect();
+    table(&rows)
+}
+
+/// `-h, --help` or `    --include GLOB`.
+fn spelling(f: &Flag) -> String {
+    let short = f.short.map_or("    ".to_owned(), |c| format!("-{c}, "));
+    let value = f.value.map_or(String::new(), |v| format!(" {v}"));
+    format!("{short}--{}{value}", f.long)
+}
+
+fn table(rows: &[(String, &str)]) -> String {
+    let width = rows.iter().map(|(left, _)| left.len()).max().unwrap_or(0);
+    let lines: Vec<String> = rows.iter().map(|(left, right)| format!("  {left:width$}  {right}")).collect();
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::flags::{COMMANDS, FLAGS};
+
+    #[test]
+    fn every_visible_flag_and_command_is_documented_where_accepted() {
+        let main = help(None);
+        for c in COMMANDS {
+            assert_eq!(main.contains(&format!("\n  {} ", c.name)), !c.hidden, "{}", c.name);
+        }
+        for flag in FLAGS {
+            let shown = format!("  {}  ", spelling(flag));
+            assert_eq!(main.contains(&shown), flag.commands.is_empty() && !flag.hidden, "--{} in main help", flag.long);
+            for c in COMMANDS.iter().filter(|c| !c.hidden) {
+                let text = help(Some(c.cmd));
+                let accepted = flag.commands.is_empty() || flag.commands.contains(&c.cmd);
+                assert_eq!(text.contains(&shown), accepted && !flag.hidden, "--{} in {} help", flag.long, c.name);
+            }
+        }
+        for text in COMMANDS.iter().map(|c| help(Some(c.cmd))).chain([main]) {
+            assert!(!text.contains('%'), "unfilled slot in\n{text}");
+            assert!(!text.contains("__"), "a hidden command in\n{text}");
+            assert!(text.lines().all(|l| l.len() <= 100), "a long line in\n{text}");
+        }
+    }
+
+    #[test]
+    fn commands_show_their_own_examples() {
+        assert!(help(Some(Cmd::Ls)).contains("\nUsage: nix-hug ls URL [OPTIONS]\n"));
+        assert!(help(Some(Cmd::Ls)).contains("  nix-hug ls google-bert/bert-base-uncased --file config.json\n"));
+        assert!(help(Some(Cmd::Fetch)).contains("  TMPDIR "), "fetch assembles its output in TMPDIR");
+        assert!(!help(Some(Cmd::Ls)).contains("TMPDIR"), "ls writes nothing");
+        assert_eq!(help(Some(Cmd::BuilderFetch)), help(None), "hidden commands have no help of their own");
+    }
+}

@@ -1,0 +1,149 @@
+/*!
+`nix-hug ls URL`: the plan `fetch` would make with the same filters, shown instead of run. One line per
+file of the listing (taken `+` or left out `-`, path, size, `LFS` for large files), then the totals; or
+the same as JSON.
+*/
+
+use super::{print, resolve};
+use crate::cli::LsArgs;
+use crate::error::Result;
+use crate::hub::Entry;
+use crate::pipeline::Plan;
+use crate::render::human_size;
+use serde::Serialize;
+
+pub fn run(args: &LsArgs) -> Result<()> {
+    let (_, plan) = resolve::plan(&args.target)?;
+    print(&if args.json { json(&plan) } else { table(&plan) })
+}
+
+/// Every file of the listing, sorted by path, with whether the filters take it.
+fn rows(plan: &Plan) -> Vec<(&Entry, bool)> {
+    let mut rows: Vec<(&Entry, bool)> =
+        plan.files.iter().map(|e| (e, true)).chain(plan.skipped.iter().map(|e| (e, false))).collect();
+    rows.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    rows
+}
+
+fn table(plan: &Plan) -> String {
+    let rows = rows(plan);
+    let sizes: Vec<String> = rows.iter().map(|(e, _)| human_size(e.size)).collect();
+    let path_width = rows.iter().map(|(e, _)| e.path.chars().count()).max().unwrap_or(0);
+    let size_width = sizes.iter().map(String::len).max().unwrap_or(0);
+    let mut out = String::new();
+    for ((entry, taken), size) in rows.iter().zip(&sizes) {
+        let mark = if *taken { '+' } else { '-' };
+        let lfs = if entry.lfs.is_some() { "  LFS" } else { "" };
+        out += &format!("{mark} {:path_width$}  {size:>size_width$}{lfs}\n", entry.path);
+    }
+    let total: u64 = rows.iter().map(|(e, _)| e.size).sum();
+    out += &format!(
+        "{} of {} files taken, {} to download ({} in all)\n",
+        plan.files.len(),
+        rows.len(),
+        human_size(plan.bytes()),
+        human_size(total)
+    );
+    out
+}
+
+fn json(plan: &Plan) -> String {
+    #[derive(Serialize)]
+    struct File<'a> {
+        path: &'a str,
+        size: u64,
+        lfs: bool,
+        taken: bool,
+    }
+    #[derive(Serialize)]
+    struct Count {
+        files: usize,
+        bytes: u64,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Json<'a> {
+        url: String,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        repo_id: String,
+        rev: &'a str,
+        files: Vec<File<'a>>,
+        taken: Count,
+        total: Count,
+    }
+    let rows = rows(plan);
+    let value = Json {
+        url: plan.repo.url(),
+        kind: plan.repo.kind.as_str(),
+        repo_id: plan.repo.to_string(),
+        rev: &plan.commit,
+        taken: Count { files: plan.files.len(), bytes: plan.bytes() },
+        total: Count { files: rows.len(), bytes: rows.iter().map(|(e, _)| e.size).sum() },
+        files: rows
+            .iter()
+            .map(|(e, taken)| File { path: &e.path, size: e.size, lfs: e.lfs.is_some(), taken: *taken })
+            .collect(),
+    };
+    // Plain data with string keys: serialising cannot fail.
+    serde_json::to_string_pretty(&value).expect("serialising a listing") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::Lfs;
+    use crate::repo::{Repo, RepoType};
+
+    fn entry(path: &str, size: u64, lfs: bool) -> Entry {
+        let lfs = lfs.then(|| Lfs { oid: "0".repeat(64), size });
+        Entry { path: path.into(), size, oid: "0".repeat(40), lfs }
+    }
+
+    fn plan() -> Plan {
+        Plan {
+            repo: Repo { kind: RepoType::Dataset, org: "acme".into(), name: "tiny".into() },
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            files: vec![entry("config.json", 318, false), entry("model.safetensors", 5 << 20, true)],
+            skipped: vec![entry("onnx/model.onnx", 5000, true)],
+        }
+    }
+
+    #[test]
+    fn table_is_aligned_and_sorted() {
+        let want = "\
++ config.json          318 B
++ model.safetensors  5.0 MiB  LFS
+- onnx/model.onnx    4.9 KiB  LFS
+2 of 3 files taken, 5.0 MiB to download (5.0 MiB in all)
+";
+        assert_eq!(table(&plan()), want);
+    }
+
+    #[test]
+    fn json_shape() {
+        let v: serde_json::Value = serde_json::from_str(&json(&plan())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "url": "datasets/acme/tiny",
+                "type": "dataset",
+                "repoId": "acme/tiny",
+                "rev": "0123456789abcdef0123456789abcdef01234567",
+                "files": [
+                    { "path": "config.json", "size": 318, "lfs": false, "taken": true },
+                    { "path": "model.safetensors", "size": 5 << 20, "lfs": true, "taken": true },
+                    { "path": "onnx/model.onnx", "size": 5000, "lfs": true, "taken": false },
+                ],
+                "taken": { "files": 2, "bytes": 318 + (5 << 20) },
+                "total": { "files": 3, "bytes": 318 + (5 << 20) + 5000 },
+            })
+        );
+    }
+
+    #[test]
+    fn empty_listing() {
+        let empty = Plan { files: vec![], skipped: vec![], ..plan() };
+        assert_eq!(table(&empty), "0 of 0 files taken, 0 B to download (0 B in all)\n");
+    }
+}

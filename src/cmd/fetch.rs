@@ -10,32 +10,46 @@ use crate::download::{Event, Options};
 use crate::error::{Error, Kind, Result};
 use crate::progress::Progress;
 use crate::render::{self, FetchResult, human_size};
-use crate::{debug, info, nar, nix, pipeline, warn};
+use crate::{debug, info, local, nar, nix, pipeline, warn};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn run(args: &FetchArgs) -> Result<()> {
     let (hub, plan) = resolve::plan(&args.target)?;
-    info!("fetching {} files, {}", plan.files.len(), size(plan.bytes()));
+    info!("fetching {}, {}", files(plan.files.len()), size(plan.bytes()));
 
     let tmp = TempDir::new()?;
     // `nix-store --add-fixed` names the store path after the folder, so the folder gets the store name.
     let name = plan.repo.store_name(&plan.commit);
     let out = tmp.path().join(&name);
     let progress = Progress::new(plan.bytes());
-    let opts = Options { jobs: args.jobs, ..Options::default() };
+    let reused = AtomicUsize::new(0);
+    let opts = Options { jobs: args.jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
     pipeline::fetch(&hub, &plan, &out, opts, &|event| {
-        if let Event::Done { name, size } = event {
-            debug!("{name}: {size} bytes, verified");
+        match event {
+            Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
+            Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
+            Event::Bytes(_) => {}
         }
         progress.update(&event);
     })?;
     drop(progress);
+    match reused.into_inner() {
+        0 => {}
+        n => info!("{} copied from local copies instead of downloaded", files(n)),
+    }
 
-    let hash = nar::nar_sha256(&out)?;
+    // Our NAR hash and Nix's own reading of the folder both go through the whole output: run them at once.
+    let (hash, added) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| nar::nar_sha256(&out));
+        let added = nix::add_fixed(&out);
+        (hashing.join().expect("the NAR hash does not panic"), added)
+    });
+    let hash = hash?;
     let file_tree_hash = nar::sri(&hash);
     debug!("nar sha256 of {}: {file_tree_hash}", out.display());
     let expected = nar::fixed_output_path(&hash, &name)?;
     debug!("store path of {name} with that hash: {expected}");
-    let store_path = match nix::add_fixed(&out)? {
+    let store_path = match added? {
         Some(path) if path == expected => {
             info!("added {path}");
             Some(path)
@@ -70,6 +84,11 @@ pub fn run(args: &FetchArgs) -> Result<()> {
         store_path,
     };
     print(&if args.json { render::json(&result) } else { render::nix(&result) })
+}
+
+/// `1 file`, `3 files`.
+fn files(n: usize) -> String {
+    if n == 1 { "1 file".to_owned() } else { format!("{n} files") }
 }
 
 /// `6203 bytes`, and a rounded size as well when it helps: `14496078336 bytes (13.5 GiB)`.

@@ -12,7 +12,7 @@ callback; never prints.
 
 use crate::error::{Context, Error, Kind, Result, integrity};
 use crate::hub::{self, Hub, redact};
-use crate::{debug, retry};
+use crate::{debug, retry, warn};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
@@ -169,8 +169,11 @@ fn run_task(
         }
         None => {
             let mut verified = stream_whole(hub, job, &file.tmp, buf, progress);
-            if matches!(&verified, Err(e) if e.kind() == Kind::Integrity) {
+            if let Err(e) = &verified
+                && e.kind() == Kind::Integrity
+            {
                 // Corruption in transit is rare but possible: one fresh attempt before giving up.
+                warn!("{}: {e}; downloading it once more", job.name);
                 verified = stream_whole(hub, job, &file.tmp, buf, progress);
             }
             verified?;
@@ -202,7 +205,7 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
     let mut out = File::create(tmp).with_context(|| tmp.display().to_string())?;
     let mut hasher = Hasher::new(&job.expected, job.size);
     let mut written = 0u64;
-    retry::retrying(|progressed| {
+    retry::retrying(&job.name, |progressed| {
         let range = (written > 0).then_some((written, None));
         let (url, resp) = hub.get(&job.url, range)?;
         check(&resp, &url)?;
@@ -262,7 +265,7 @@ fn fetch_range(
 ) -> Result<()> {
     let mut out = OpenOptions::new().write(true).open(&file.tmp)?;
     let mut pos = start;
-    retry::retrying(|progressed| {
+    retry::retrying(&file.job.name, |progressed| {
         let url = file.final_url.get().unwrap_or(&file.job.url);
         let (final_url, resp) = hub.get(url, Some((pos, Some(end))))?;
         check(&resp, &final_url)?;

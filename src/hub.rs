@@ -139,8 +139,8 @@ impl Hub {
             sha: String,
         }
         let url = format!("{}/api/{}/{repo}/revision/{}", self.endpoint, repo.kind.plural(), quote(rev, false));
-        let info: Info =
-            retry::retrying(|_| self.get_json(&url, repo)).with_context(|| format!("resolving {rev:?}"))?;
+        let info: Info = retry::retrying(&format!("resolving {rev:?}"), |_| self.get_json(&url, repo))
+            .with_context(|| format!("resolving {rev:?}"))?;
         if !crate::repo::is_commit(&info.sha) {
             return Err(Error::new(
                 Kind::Integrity,
@@ -156,7 +156,7 @@ impl Hub {
             Some(format!("{}/api/{}/{repo}/tree/{commit}?recursive=true", self.endpoint, repo.kind.plural()));
         let mut files = Vec::new();
         while let Some(url) = next.take() {
-            let (page, link): (Vec<RawEntry>, _) = retry::retrying(|_| {
+            let (page, link): (Vec<RawEntry>, _) = retry::retrying("listing files", |_| {
                 let (url, mut resp) = self.get(&url, None)?;
                 check_status(&resp, repo, &url)?;
                 let link = next_link(resp.headers()).map(|l| self.absolute(&url, &l));

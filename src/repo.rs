@@ -109,8 +109,8 @@ const HOSTS: &[&str] = &["https://huggingface.co/", "https://hf.co/"];
 pub fn parse_url(url: &str) -> Result<RepoUrl> {
     let bad = |why: &str| {
         usage(format!(
-            "invalid repository URL {url:?}: {why}; expected org/name, hf:org/name, datasets/org/name, \
-             hf-datasets:org/name or https://huggingface.co/[datasets/]org/name[/tree/REF]"
+            "invalid repository URL {url:?}: {why} (URL forms: org/name, hf:org/name, datasets/org/name, \
+             hf-datasets:org/name, https://huggingface.co/[datasets/]org/name[/tree/REF])"
         ))
     };
     let (kind, rest, web) = if let Some(rest) = url.strip_prefix("hf-datasets:") {

@@ -20,10 +20,10 @@ pub fn backoff(attempt: u32, retry_after: Duration) -> Duration {
     (exp + Duration::from_millis(jitter_ms as u64)).max(retry_after.min(MAX_RETRY_AFTER))
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or fails transiently `MAX_ATTEMPTS` times in a row.
+/// Runs `attempt` (`what` it does, for the warnings) until it succeeds, fails for good, or fails transiently `MAX_ATTEMPTS` times in a row.
 /// An attempt that made progress before failing (it sets the flag it is given, e.g. when bytes arrived)
 /// starts the count again, so a long download survives any number of isolated drops.
-pub fn retrying<T>(mut attempt: impl FnMut(&mut bool) -> Result<T>) -> Result<T> {
+pub fn retrying<T>(what: &str, mut attempt: impl FnMut(&mut bool) -> Result<T>) -> Result<T> {
     let mut failures = 0;
     loop {
         let mut progressed = false;
@@ -34,7 +34,7 @@ pub fn retrying<T>(mut attempt: impl FnMut(&mut bool) -> Result<T>) -> Result<T>
                     return Err(e);
                 }
                 let wait = backoff(failures, e.retry_after().unwrap_or_default());
-                warn!("{e}; retrying in {:.1}s", wait.as_secs_f32());
+                warn!("{what}: {e}; retrying in {:.1}s", wait.as_secs_f32());
                 std::thread::sleep(wait);
             }
             other => return other,

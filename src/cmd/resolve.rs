@@ -19,10 +19,14 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
     let rev = target.rev.as_deref().or(url.rev.as_deref()).unwrap_or("main");
 
     let (repo, commit) = resolve(&hub, &url, rev)?;
-    info!("resolved {rev} to {commit} ({} {repo})", repo.kind.as_str());
+    if rev == commit {
+        info!("pinned to commit {commit} ({} {repo})", repo.kind.as_str());
+    } else {
+        info!("resolved {rev} to {commit} ({} {repo})", repo.kind.as_str());
+    }
     let plan = pipeline::plan(&hub, &repo, &commit, &target.filters)?;
     if !target.filters.include.is_empty() && !plan.files.iter().any(|e| e.lfs.is_some()) {
-        warn!("no large (LFS) file matches --include; only the small files are taken");
+        warn!("the filters take no large (LFS) file; only the small files are taken");
     }
     Ok((hub, plan))
 }

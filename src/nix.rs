@@ -31,6 +31,47 @@ pub fn add_fixed(dir: &Path) -> Result<Option<String>> {
     }
 }
 
+/// `nix --version`; `None` when there is no `nix` on `PATH`.
+pub fn version() -> Result<Option<String>> {
+    Ok(run("nix", &[OsStr::new("--version")])?.map(|v| v.trim().to_owned()))
+}
+
+/// `nix-store --check-validity --print-invalid PATHS`: whether each path is valid in the store, in order;
+/// `None` when there is no `nix-store` on `PATH`.
+pub fn valid(paths: &[&str]) -> Result<Option<Vec<bool>>> {
+    if paths.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut args = vec![OsStr::new("--check-validity"), OsStr::new("--print-invalid")];
+    args.extend(paths.iter().map(OsStr::new));
+    let Some(stdout) = run("nix-store", &args)? else {
+        return Ok(None);
+    };
+    let invalid: Vec<&str> = stdout.lines().map(str::trim).collect();
+    Ok(Some(paths.iter().map(|p| !invalid.contains(p)).collect()))
+}
+
+/// `nix copy --to CACHE PATH`: copies a store path into a binary cache.
+pub fn copy_to(cache: &str, path: &str) -> Result<()> {
+    nix(&["copy", "--to", cache, path])
+}
+
+/// `nix copy --from CACHE PATH`: copies a store path out of a binary cache into the store. No
+/// `--no-check-sigs`: a content-addressed path is checked against its hash, which needs no signature.
+pub fn copy_from(cache: &str, path: &str) -> Result<()> {
+    nix(&["copy", "--from", cache, path])
+}
+
+/// A `nix` subcommand, which Nix 2.8 only runs as an experimental feature.
+fn nix(args: &[&str]) -> Result<()> {
+    let mut full = vec![OsStr::new("--extra-experimental-features"), OsStr::new("nix-command")];
+    full.extend(args.iter().map(OsStr::new));
+    match run("nix", &full)? {
+        Some(_) => Ok(()),
+        None => Err(Error::new(Kind::Nix, format!("`{}`: nix is not on PATH", command_line("nix", &full)))),
+    }
+}
+
 /// Runs a command and returns its stdout; `None` when the program is not on `PATH`. Its stderr is
 /// kept for the error when it fails, and shown under `--debug` when it succeeds.
 fn run(program: &str, args: &[&OsStr]) -> Result<Option<String>> {

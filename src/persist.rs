@@ -1,14 +1,16 @@
 /*!
 Persistent storage for outputs that must survive garbage collection: the configuration
-(`$XDG_CONFIG_HOME/nix-hug/config`, overridden by `NIX_HUG_PERSIST_DIR` and `NIX_HUG_AUTO_PERSIST`), and
-the manifest `nix-hug-manifest.json` of the persist directory, a local binary cache filled by
-`nix copy`. The manifest never loses data: every change is a read-modify-write under an exclusive lock,
-written to a temporary file, synced and renamed into place; a manifest that cannot be read is an error
-that leaves it untouched. Never calls nix itself (the commands do, through `nix.rs`).
+(`$XDG_CONFIG_HOME/nix-hug/config`, overridden by `NIX_HUG_PERSIST_DIR` and `NIX_HUG_AUTO_PERSIST`), the
+manifest `nix-hug-manifest.json` of the persist directory, a local binary cache filled by `nix copy`,
+and which of its entries a URL names. The manifest never loses data: every change is a read-modify-write
+under an exclusive lock, written to a temporary file, synced and renamed into place; a manifest that
+cannot be read is an error that leaves it untouched. Never calls nix itself (the commands do, through
+`nix.rs`).
 */
 
 use crate::error::{Context, Error, Kind, Result, usage};
 use crate::filter::Filters;
+use crate::repo::{RepoType, RepoUrl, is_commit};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -61,7 +63,12 @@ impl Config {
             let value = value.trim();
             match key.trim() {
                 "persist_dir" if value.is_empty() => return Err(bad("persist_dir is empty")),
-                "persist_dir" => config.persist_dir = Some(PathBuf::from(value)),
+                "persist_dir" => {
+                    config.persist_dir = Some(
+                        absolute_dir(value)
+                            .ok_or_else(|| bad("persist_dir must be an absolute path (or start with ~/)"))?,
+                    )
+                }
                 "auto_persist" => {
                     config.auto_persist =
                         parse_bool(value).ok_or_else(|| bad("auto_persist: expected true or false"))?
@@ -80,6 +87,15 @@ impl Config {
                 self.path.display()
             ))
         })
+    }
+}
+
+/// A directory written in the config file: absolute, or under `~/`. A relative one would change meaning
+/// with the directory nix-hug runs in.
+fn absolute_dir(value: &str) -> Option<PathBuf> {
+    match value.strip_prefix("~/") {
+        Some(rest) => Some(PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(rest)),
+        None => Some(PathBuf::from(value)).filter(|p| p.is_absolute()),
     }
 }
 
@@ -105,6 +121,8 @@ pub struct Entry {
     pub store_path: String,
     /// Bytes of the files.
     pub size: u64,
+    /// How many files.
+    pub files: usize,
     /// When it was exported, RFC 3339 UTC.
     pub exported: String,
 }
@@ -114,6 +132,47 @@ impl Entry {
     fn same_output(&self, other: &Entry) -> bool {
         self.store_path == other.store_path
     }
+
+    /// `acme/bert@0123456` or `datasets/acme/squad@0123456`, and the filters if any, for messages.
+    pub fn label(&self) -> String {
+        let prefix = RepoType::parse(&self.kind).map_or("", RepoType::url_prefix);
+        let short = self.rev.get(..7).unwrap_or(&self.rev);
+        let filters = describe_filters(&self.filters);
+        let filters = if filters.is_empty() { filters } else { format!(" ({filters})") };
+        format!("{prefix}{}@{short}{filters}", self.repo_id)
+    }
+}
+
+/// `include .*\.safetensors, exclude onnx/.*`; empty without filters.
+pub fn describe_filters(filters: &Filters) -> String {
+    let lists = [("include", &filters.include), ("exclude", &filters.exclude), ("files", &filters.files)];
+    let parts: Vec<String> =
+        lists.iter().filter(|(_, l)| !l.is_empty()).map(|(name, l)| format!("{name} {}", l.join(" "))).collect();
+    parts.join(", ")
+}
+
+/// The entries of the repository `url` names, at commits starting with `rev` when given. A bare
+/// `org/repo` names models if any entry is one, else datasets, as `fetch` looks it up on the Hub.
+pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> Vec<&'a Entry> {
+    let id = format!("{}/{}", url.org, url.name);
+    let rev = rev.map(str::to_ascii_lowercase);
+    let kinds = url.kind.map_or(vec![RepoType::Model, RepoType::Dataset], |k| vec![k]);
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let of = |e: &&Entry| e.repo_id == id && e.kind == kind.as_str();
+            entries.iter().filter(of).filter(|e| rev.as_ref().is_none_or(|r| e.rev.starts_with(r.as_str()))).collect()
+        })
+        .find(|found: &Vec<&Entry>| !found.is_empty())
+        .unwrap_or_default()
+}
+
+/// The entry `fetch` can use instead of asking the Hub: the same repository and filters, at `rev`
+/// when it is a full commit, else (a branch, a tag, no ref) the newest.
+pub fn reusable<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>, filters: &Filters) -> Option<&'a Entry> {
+    let commit = rev.filter(|r| is_commit(&r.to_ascii_lowercase()));
+    let found = matching(entries, url, commit);
+    found.into_iter().filter(|e| &e.filters == filters).max_by(|a, b| a.exported.cmp(&b.exported))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -136,9 +195,11 @@ impl Persist {
         &self.dir
     }
 
-    /// The binary cache URL for `nix copy`, uncompressed (xz, Nix's default, is far too slow for weights).
-    pub fn cache_url(&self) -> String {
-        format!("file://{}?compression=none", self.dir.display())
+    /// Whether the binary cache holds `store_path` (its `.narinfo`).
+    pub fn holds(&self, store_path: &str) -> bool {
+        let name = store_path.rsplit('/').next().unwrap_or_default();
+        let hash = name.get(..32).unwrap_or(name);
+        self.dir.join(format!("{hash}.narinfo")).is_file()
     }
 
     pub fn entries(&self) -> Result<Vec<Entry>> {
@@ -202,6 +263,16 @@ impl Persist {
     }
 }
 
+/// The URL of the binary cache at `dir` for `nix copy`, uncompressed (xz, Nix's default, is far too slow
+/// for weights); `None` when the path has other characters than letters, digits and `-._~/`. Nix 2.8
+/// takes the path of a `file://` URL verbatim: it refuses a space, and writes to a folder named `a%20b`
+/// when given `a%20b`, so a percent-encoded path is no way out.
+pub fn cache_url(dir: &Path) -> Option<String> {
+    let path = dir.to_str()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-._~/".contains(c);
+    (path.starts_with('/') && path.chars().all(plain)).then(|| format!("file://{path}?compression=none"))
+}
+
 /// Now, as RFC 3339 UTC (`2026-11-24T14:19:16Z`).
 pub fn now() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -233,7 +304,14 @@ mod tests {
         let c = Config::parse("# models\npersist_dir = /persist/my models\nauto_persist=TRUE\n\n", path).unwrap();
         assert_eq!(c.persist_dir.as_deref(), Some(Path::new("/persist/my models")));
         assert!(c.auto_persist);
-        for (text, line) in [("persist_dir\n", 1), ("\nauto_persist=maybe", 2), ("color=red", 1), ("persist_dir=", 1)] {
+        let bad = [
+            ("persist_dir\n", 1),
+            ("\nauto_persist=maybe", 2),
+            ("color=red", 1),
+            ("persist_dir=", 1),
+            ("persist_dir=models", 1),
+        ];
+        for (text, line) in bad {
             let e = Config::parse(text, path).unwrap_err();
             assert!(e.to_string().starts_with(&format!("/etc/nix-hug/config:{line}: ")), "{e}");
         }
@@ -257,6 +335,7 @@ mod tests {
             file_tree_hash: "sha256-x".into(),
             store_path: path.into(),
             size: 1,
+            files: 1,
             exported: now(),
         }
     }
@@ -281,5 +360,93 @@ mod tests {
         assert!(persist.entries().unwrap_err().to_string().contains("left as it is"));
         assert!(persist.record(entry("/nix/store/9")).is_err());
         assert_eq!(fs::read(&manifest).unwrap(), b"{ not json", "a corrupt manifest is never overwritten");
+    }
+
+    #[test]
+    fn cache_urls() {
+        let url = |p: &str| cache_url(Path::new(p));
+        assert_eq!(url("/persist/models").as_deref(), Some("file:///persist/models?compression=none"));
+        assert_eq!(
+            url("/home/me/.cache/nix-hug~1").as_deref(),
+            Some("file:///home/me/.cache/nix-hug~1?compression=none")
+        );
+        for p in ["/persist/my models", "/persist/100%", "/a?b", "/a#b", "/café", "relative/dir"] {
+            assert_eq!(url(p), None, "{p}");
+        }
+    }
+
+    fn at(kind: &str, id: &str, rev: char, filters: Filters, exported: &str) -> Entry {
+        let path = format!("/nix/store/{kind}-{id}-{rev}-{}-{exported}", filters.include.join(","));
+        Entry {
+            kind: kind.into(),
+            repo_id: id.into(),
+            rev: rev.to_string().repeat(40),
+            filters,
+            exported: exported.into(),
+            ..entry(&path)
+        }
+    }
+
+    fn url(s: &str) -> RepoUrl {
+        crate::repo::parse_url(s).unwrap()
+    }
+
+    #[test]
+    fn matching_entries() {
+        let st = Filters { include: vec![r".*\.safetensors".into()], ..Filters::default() };
+        let entries = [
+            at("model", "acme/bert", 'a', Filters::default(), "2026-01-01T00:00:00Z"),
+            at("model", "acme/bert", 'b', st.clone(), "2026-03-01T00:00:00Z"),
+            at("model", "acme/bert", 'c', Filters::default(), "2026-02-01T00:00:00Z"),
+            at("dataset", "acme/bert", 'd', Filters::default(), "2026-04-01T00:00:00Z"),
+            at("dataset", "acme/squad", 'e', Filters::default(), "2026-01-01T00:00:00Z"),
+            at("model", "acme/bert-large", 'f', Filters::default(), "2026-01-01T00:00:00Z"),
+        ];
+        let revs = |found: Vec<&Entry>| found.iter().map(|e| e.rev.chars().next().unwrap()).collect::<String>();
+        assert_eq!(revs(matching(&entries, &url("acme/bert"), None)), "abc", "a bare org/repo: models first");
+        assert_eq!(revs(matching(&entries, &url("hf:acme/bert"), None)), "abc");
+        assert_eq!(revs(matching(&entries, &url("datasets/acme/bert"), None)), "d");
+        assert_eq!(revs(matching(&entries, &url("acme/squad"), None)), "e", "else datasets");
+        assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("bb"))), "b", "a commit prefix");
+        assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("CCCC"))), "c");
+        assert_eq!(revs(matching(&entries, &url("https://huggingface.co/acme/bert"), Some("main"))), "");
+        assert_eq!(revs(matching(&entries, &url("acme/nothing"), None)), "");
+
+        let reuse = |u: &str, rev: Option<&str>, f: &Filters| {
+            reusable(&entries, &url(u), rev, f).map(|e| e.rev.chars().next().unwrap())
+        };
+        assert_eq!(reuse("acme/bert", None, &Filters::default()), Some('c'), "the newest with the same filters");
+        assert_eq!(reuse("acme/bert", Some("main"), &Filters::default()), Some('c'), "a branch: the newest");
+        assert_eq!(reuse("acme/bert", Some(&"a".repeat(40)), &Filters::default()), Some('a'), "a commit: that one");
+        assert_eq!(reuse("acme/bert", Some(&"b".repeat(40)), &Filters::default()), None, "other filters");
+        assert_eq!(reuse("acme/bert", Some(&"e".repeat(40)), &Filters::default()), None, "not exported");
+        assert_eq!(
+            reuse("acme/bert", Some("aaaa"), &Filters::default()),
+            Some('c'),
+            "a prefix is a ref to fetch, not a commit"
+        );
+        assert_eq!(reuse("acme/bert", None, &st), Some('b'));
+        assert_eq!(reuse("datasets/acme/bert", None, &Filters::default()), Some('d'));
+    }
+
+    #[test]
+    fn labels() {
+        let st =
+            Filters { include: vec![r".*\.safetensors".into()], exclude: vec!["onnx/.*".into()], ..Filters::default() };
+        assert_eq!(at("model", "acme/bert", '0', Filters::default(), "").label(), "acme/bert@0000000");
+        assert_eq!(
+            at("dataset", "acme/squad", '1', st, "").label(),
+            r"datasets/acme/squad@1111111 (include .*\.safetensors, exclude onnx/.*)"
+        );
+    }
+
+    #[test]
+    fn holds_narinfos() {
+        let dir = tempfile::tempdir().unwrap();
+        let persist = Persist::new(dir.path());
+        let path = "/nix/store/yx6zyqqwqi4vzssch0gpw20pmycsy9s8-hf-model-acme-bert-0";
+        assert!(!persist.holds(path));
+        fs::write(dir.path().join("yx6zyqqwqi4vzssch0gpw20pmycsy9s8.narinfo"), "").unwrap();
+        assert!(persist.holds(path));
     }
 }

@@ -463,7 +463,7 @@ fn an_unreachable_endpoint_says_so() {
     );
     assert_eq!(run.stderr.lines().last(), Some(want.as_str()), "{}", run.stderr);
     assert!(
-        run.stderr.lines().rev().skip(1).all(|l| l.starts_with("nix-hug: warning: cannot reach ")),
+        run.stderr.lines().rev().skip(1).all(|l| l.starts_with("nix-hug: warning: resolving \"main\": cannot reach ")),
         "{}",
         run.stderr
     );
@@ -555,17 +555,10 @@ fn the_printed_expression_builds_with_the_hub_stopped() {
     let store_path = added(&run);
     assert!(Path::new(&store_path).is_dir(), "{store_path}");
 
-    let file = env.root.path().join("model.nix");
-    let prelude = format!(
-        "let\n  nix-hug-lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }};\nin\n",
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("lib").display(),
-        support::static_package().display()
-    );
-    std::fs::write(&file, prelude + &run.stdout).unwrap();
-
     let api = hub.endpoint().strip_prefix("http://").unwrap().to_owned();
     drop(hub);
     assert!(std::net::TcpStream::connect(&api).is_err(), "the Hub is stopped");
-    let built = support::nix_build(&file, "").unwrap_or_else(|e| panic!("building {}:\n{e}", run.stdout));
+    let built = support::build_expression(env.root.path(), &run.stdout)
+        .unwrap_or_else(|e| panic!("building {}:\n{e}", run.stdout));
     assert_eq!(built, store_path);
 }

@@ -67,6 +67,19 @@ pub fn nix_build(file: &Path, attr: &str) -> Result<String, String> {
     }
 }
 
+/// `nix-build` of an expression as `nix-hug fetch` prints it (`nix-hug-lib.fetchModel { … }`), against
+/// `lib/` with the static builder, from a file written in `dir`.
+pub fn build_expression(dir: &Path, expression: &str) -> Result<String, String> {
+    let file = dir.join("expression.nix");
+    let prelude = format!(
+        "let\n  nix-hug-lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }};\nin\n",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lib").display(),
+        static_package().display()
+    );
+    std::fs::write(&file, prelude + expression).unwrap();
+    nix_build(&file, "")
+}
+
 /// A Nix string literal.
 pub fn nix_str(s: &str) -> String {
     serde_json::to_string(s).unwrap().replace("${", "\\${")

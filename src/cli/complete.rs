@@ -4,7 +4,7 @@ a new flag completes as soon as it parses. Hidden commands and flags never appea
 globs, repo paths) are not local files, so nothing is proposed for them.
 */
 
-use super::flags::{Cmd, all_visible_flags, visible_commands, visible_flags};
+use super::flags::{Cmd, Command, Flag, all_visible_flags, top_level_commands, visible_commands, visible_flags};
 use crate::error::{Result, usage};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,8 +38,8 @@ const BASH: &str = r#"# bash completion for nix-hug
 _nix_hug() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} cmd= words i
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case ${COMP_WORDS[i]} in
-            %commands%) cmd=${COMP_WORDS[i]}; break ;;
+        case "${cmd:+$cmd }${COMP_WORDS[i]}" in
+            %commands%) cmd="${cmd:+$cmd }${COMP_WORDS[i]}" ;;
         esac
     done
     case $prev in
@@ -58,15 +58,27 @@ fn bash() -> String {
             .flat_map(|f| f.short.map(|c| format!("-{c}")).into_iter().chain([format!("--{}", f.long)]))
             .collect()
     };
-    let names: Vec<&str> = visible_commands().map(|c| c.name).collect();
-    let value_flags: Vec<String> =
-        all_visible_flags().filter(|f| f.value.is_some()).map(|f| format!("--{}", f.long)).collect();
+    // `cmd` grows a word at a time (`store`, then `store ls`), so a URL never counts as a command.
+    let commands: Vec<String> = visible_commands().map(|c| format!("\"{}\"", c.name)).collect();
+    let mut value_flags: Vec<String> = Vec::new();
+    for f in all_visible_flags().filter(|f| f.value.is_some()) {
+        let spelled = format!("--{}", f.long);
+        if !value_flags.contains(&spelled) {
+            value_flags.push(spelled);
+        }
+    }
     let mut cases = String::new();
     for c in visible_commands() {
-        cases += &format!("        {}) words=\"{}\" ;;\n", c.name, spellings(Some(c.cmd)).join(" "));
+        let mut words: Vec<String> = c.subcommands().map(|s| s.word().to_owned()).collect();
+        words.extend(spellings(Some(c.cmd)));
+        cases += &format!("        \"{}\") words=\"{}\" ;;\n", c.name, words.join(" "));
     }
-    cases += &format!("        *) words=\"{} {}\" ;;\n", names.join(" "), spellings(None).join(" "));
-    BASH.replace("%commands%", &names.join("|"))
+    cases += &format!(
+        "        *) words=\"{} {}\" ;;\n",
+        top_level_commands().map(|c| c.name).collect::<Vec<_>>().join(" "),
+        spellings(None).join(" ")
+    );
+    BASH.replace("%commands%", &commands.join("|"))
         .replace("%value_flags%", &value_flags.join("|"))
         .replace("%cases%", &cases)
 }
@@ -95,29 +107,54 @@ _nix_hug() {
 _nix_hug "$@"
 "#;
 
-fn zsh() -> String {
-    let specs = |cmd: Option<Cmd>, indent: &str| -> String {
-        let mut out = String::new();
-        for f in visible_flags(cmd) {
-            let desc = zsh_quote(&f.help.replace('\\', "\\\\").replace('[', "\\[").replace(']', "\\]"));
-            // Flags with a value may be repeated, as the parser allows (the last --ref wins); `--ref=`
-            // completes both `--ref v1` and `--ref=v1`.
-            let (repeat, eq, value) = f.value.map_or(("", "", String::new()), |v| ("*", "=", format!(":{v}: ")));
-            for name in f.short.map(|c| format!("-{c}")).into_iter().chain([format!("--{}{eq}", f.long)]) {
-                out += &format!("{indent}'{repeat}{name}[{desc}]{value}' \\\n");
-            }
+/// `_arguments` specs of the flags `cmd` accepts (the global ones with `None`).
+fn zsh_specs(cmd: Option<Cmd>) -> Vec<String> {
+    let mut specs = Vec::new();
+    for f in visible_flags(cmd) {
+        let desc = zsh_quote(&f.help.replace('\\', "\\\\").replace('[', "\\[").replace(']', "\\]"));
+        // Flags with a value may be repeated, as the parser allows (the last --ref wins); `--ref=`
+        // completes both `--ref v1` and `--ref=v1`.
+        let (repeat, eq, value) = f.value.map_or(("", "", String::new()), |v| ("*", "=", format!(":{v}: ")));
+        for name in f.short.map(|c| format!("-{c}")).into_iter().chain([format!("--{}{eq}", f.long)]) {
+            specs.push(format!("'{repeat}{name}[{desc}]{value}'"));
         }
-        out
-    };
-    let commands: String =
-        visible_commands().map(|c| format!("        '{}:{}'\n", c.name, zsh_quote(c.summary))).collect();
-    let mut cases = String::new();
-    for c in visible_commands() {
-        cases += &format!("        {})\n          _arguments \\\n", c.name);
-        cases += &specs(Some(c.cmd), "            ");
-        cases += "            ':URL: '\n          ;;\n";
     }
-    ZSH.replace("%global%", &specs(None, "    ")).replace("%commands%", &commands).replace("%cases%", &cases)
+    specs
+}
+
+/// The arm of `case` that completes the arguments of `c`, at `indent`.
+fn zsh_case(c: &Command, indent: &str) -> String {
+    let mut arm = format!("{indent}{})\n", c.word());
+    let subcommands: Vec<&Command> = c.subcommands().collect();
+    if subcommands.is_empty() {
+        let mut specs = zsh_specs(Some(c.cmd));
+        if c.url {
+            specs.push("':URL: '".to_owned());
+        }
+        arm += &format!("{indent}  _arguments \\\n{indent}    {}\n", specs.join(&format!(" \\\n{indent}    ")));
+    } else {
+        arm +=
+            &format!("{indent}  if (( CURRENT == 2 )); then\n{indent}    local -a commands\n{indent}    commands=(\n");
+        for s in &subcommands {
+            arm += &format!("{indent}      '{}:{}'\n", s.word(), zsh_quote(s.summary));
+        }
+        arm += &format!("{indent}    )\n{indent}    _describe -t commands 'nix-hug {} command' commands\n", c.name);
+        arm += &format!("{indent}  else\n{indent}    shift words\n{indent}    (( CURRENT-- ))\n");
+        arm += &format!("{indent}    case $words[1] in\n");
+        for s in &subcommands {
+            arm += &zsh_case(s, &format!("{indent}      "));
+        }
+        arm += &format!("{indent}    esac\n{indent}  fi\n");
+    }
+    arm + &format!("{indent}  ;;\n")
+}
+
+fn zsh() -> String {
+    let global: String = zsh_specs(None).iter().map(|s| format!("    {s} \\\n")).collect();
+    let commands: String =
+        top_level_commands().map(|c| format!("        '{}:{}'\n", c.name, zsh_quote(c.summary))).collect();
+    let cases: String = top_level_commands().map(|c| zsh_case(c, "        ")).collect();
+    ZSH.replace("%global%", &global).replace("%commands%", &commands).replace("%cases%", &cases)
 }
 
 /// Text for the inside of a single-quoted zsh word.
@@ -126,26 +163,47 @@ fn zsh_quote(s: &str) -> String {
 }
 
 fn fish() -> String {
-    let names: Vec<&str> = visible_commands().map(|c| c.name).collect();
+    let groups: Vec<&str> = visible_commands().filter(|c| c.subcommands().next().is_some()).map(|c| c.name).collect();
+    // When the words of command `c` have been typed.
+    let seen = |c: &Command| match c.name.split_once(' ') {
+        Some((group, word)) => format!("__fish_seen_subcommand_from {group}; and __fish_seen_subcommand_from {word}"),
+        None if groups.contains(&c.name) => format!("__fish_seen_subcommand_from {}", c.name),
+        // `ls` is also a word of `store ls`.
+        None => {
+            format!("__fish_seen_subcommand_from {}; and not __fish_seen_subcommand_from {}", c.name, groups.join(" "))
+        }
+    };
     let mut out = String::from("# fish completion for nix-hug\ncomplete -c nix-hug -f\n");
-    for c in visible_commands() {
-        out += &format!(
-            "complete -c nix-hug -n 'not __fish_seen_subcommand_from {}' -a {} -d '{}'\n",
-            names.join(" "),
-            c.name,
-            fish_quote(c.summary)
-        );
+    let mut offer = |condition: &str, c: &Command| {
+        out += &format!("complete -c nix-hug -n '{condition}' -a {} -d '{}'\n", c.word(), fish_quote(c.summary));
+    };
+    let top: Vec<&str> = top_level_commands().map(|c| c.name).collect();
+    for c in top_level_commands() {
+        offer(&format!("not __fish_seen_subcommand_from {}", top.join(" ")), c);
+        let words: Vec<&str> = c.subcommands().map(Command::word).collect();
+        for s in c.subcommands() {
+            offer(
+                &format!(
+                    "__fish_seen_subcommand_from {}; and not __fish_seen_subcommand_from {}",
+                    c.name,
+                    words.join(" ")
+                ),
+                s,
+            );
+        }
     }
-    for f in all_visible_flags() {
-        let only: Vec<&str> = visible_commands().filter(|c| f.commands.contains(&c.cmd)).map(|c| c.name).collect();
-        let condition = if only.is_empty() {
-            String::new()
-        } else {
-            format!(" -n '__fish_seen_subcommand_from {}'", only.join(" "))
-        };
+    let flag = |condition: String, f: &Flag| {
         let short = f.short.map_or(String::new(), |c| format!(" -s {c}"));
         let value = if f.value.is_some() { " -x" } else { "" };
-        out += &format!("complete -c nix-hug{condition}{short} -l {}{value} -d '{}'\n", f.long, fish_quote(f.help));
+        format!("complete -c nix-hug{condition}{short} -l {}{value} -d '{}'\n", f.long, fish_quote(f.help))
+    };
+    for f in visible_flags(None) {
+        out += &flag(String::new(), f);
+    }
+    for c in visible_commands() {
+        for f in visible_flags(Some(c.cmd)).filter(|f| !f.commands.is_empty()) {
+            out += &flag(format!(" -n '{}'", seen(c)), f);
+        }
     }
     out
 }
@@ -169,7 +227,10 @@ mod tests {
         for shell in SHELLS {
             let script = shell.script();
             for c in COMMANDS {
-                assert_eq!(script.contains(c.name), !c.hidden, "{shell:?}: {}", c.name);
+                assert_eq!(script.contains(c.word()), !c.hidden, "{shell:?}: {}", c.name);
+                if shell != Shell::Bash && !c.hidden {
+                    assert!(script.contains(&fish_quote(c.summary)), "{shell:?}: {}", c.name);
+                }
             }
             for f in FLAGS {
                 let spelled = match shell {
@@ -237,8 +298,16 @@ mod tests {
         let Some(commands) = complete(&["nix-hug", ""]) else {
             return eprintln!("bash is not installed: completion not run");
         };
-        assert!(commands.starts_with("fetch ls --debug"), "{commands}");
+        assert!(commands.starts_with("fetch ls export import store --debug"), "{commands}");
         assert_eq!(complete(&["nix-hug", "l"]).unwrap(), "ls");
+        assert_eq!(complete(&["nix-hug", "store", ""]).unwrap(), "ls path --debug -h --help -V --version");
+        assert_eq!(complete(&["nix-hug", "store", "ls", "--j"]).unwrap(), "--json");
+        assert_eq!(complete(&["nix-hug", "store", "ls", "--r"]).unwrap(), "", "store ls is not ls");
+        assert_eq!(complete(&["nix-hug", "ls", "store", "--r"]).unwrap(), "--ref");
+        assert_eq!(
+            complete(&["nix-hug", "import", "-"]).unwrap().split(' ').take(5).collect::<Vec<_>>(),
+            ["--ref", "--all", "-y", "--yes", "--no-check-sigs"]
+        );
         assert_eq!(complete(&["nix-hug", "--debug", "fetch", "x/y", "--j"]).unwrap(), "--jobs --json");
         assert_eq!(complete(&["nix-hug", "ls", "--j"]).unwrap(), "--json");
         assert_eq!(complete(&["nix-hug", "ls", "--include", ""]).unwrap(), "", "no local files for a GLOB");
@@ -255,8 +324,11 @@ mod tests {
         let Some(commands) = complete("nix-hug ") else {
             return eprintln!("fish is not installed: completion not run");
         };
-        assert_eq!(commands, ["fetch", "ls"]);
+        assert_eq!(commands, ["export", "fetch", "import", "ls", "store"]);
         assert_eq!(complete("nix-hug --debug fetch x/y --j").unwrap(), ["--jobs", "--json"]);
         assert_eq!(complete("nix-hug ls --j").unwrap(), ["--json"]);
+        assert_eq!(complete("nix-hug store ").unwrap(), ["ls", "path"]);
+        assert_eq!(complete("nix-hug store ls --").unwrap(), ["--debug", "--help", "--json", "--version"]);
+        assert_eq!(complete("nix-hug import --a").unwrap(), ["--all"]);
     }
 }

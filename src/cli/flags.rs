@@ -6,7 +6,7 @@ its value in `Args` (a glob becomes its regex here); checks across flags happen 
 */
 
 use super::complete::Shell;
-use super::help::{FETCH_HELP, LS_HELP};
+use super::help::{EXPORT_HELP, FETCH_HELP, IMPORT_HELP, LS_HELP, STORE_HELP, STORE_LS_HELP, STORE_PATH_HELP};
 use crate::error::{Result, usage};
 use crate::filter::glob_to_regex;
 
@@ -14,19 +14,39 @@ use crate::filter::glob_to_regex;
 pub enum Cmd {
     Fetch,
     Ls,
+    Export,
+    Import,
+    Store,
+    StoreLs,
+    StorePath,
     BuilderFetch,
     BuilderCache,
 }
 
 pub struct Command {
     pub cmd: Cmd,
+    /// The words that name it: `fetch`, or `store ls` for a command of the `store` group.
     pub name: &'static str,
     /// One line for the list of commands and the completions.
     pub summary: &'static str,
     /// The text of `nix-hug NAME --help`; `%options%` stands for the table of its flags.
     pub help: &'static str,
+    /// Whether it takes a URL.
+    pub url: bool,
     /// Builder entry points: accepted, never shown.
     pub hidden: bool,
+}
+
+impl Command {
+    /// The last word of its name: `ls` for `store ls`.
+    pub fn word(&self) -> &'static str {
+        self.name.rsplit(' ').next().unwrap_or(self.name)
+    }
+
+    /// The commands of this group (`store ls`, `store path` for `store`); none for a plain command.
+    pub fn subcommands(&self) -> impl Iterator<Item = &'static Command> {
+        visible_commands().filter(|c| c.name.strip_prefix(self.name).is_some_and(|rest| rest.starts_with(' ')))
+    }
 }
 
 pub const COMMANDS: &[Command] = &[
@@ -35,6 +55,7 @@ pub const COMMANDS: &[Command] = &[
         name: "fetch",
         summary: "Download a model or dataset and print the Nix expression that pins it",
         help: FETCH_HELP,
+        url: true,
         hidden: false,
     },
     Command {
@@ -42,10 +63,51 @@ pub const COMMANDS: &[Command] = &[
         name: "ls",
         summary: "List the files of a model or dataset and which ones the filters take",
         help: LS_HELP,
+        url: true,
         hidden: false,
     },
-    Command { cmd: Cmd::BuilderFetch, name: "__fetch", summary: "", help: "", hidden: true },
-    Command { cmd: Cmd::BuilderCache, name: "__cache", summary: "", help: "", hidden: true },
+    Command {
+        cmd: Cmd::Export,
+        name: "export",
+        summary: "Fetch a model or dataset and keep a copy in the persist directory",
+        help: EXPORT_HELP,
+        url: true,
+        hidden: false,
+    },
+    Command {
+        cmd: Cmd::Import,
+        name: "import",
+        summary: "Put exported models and datasets back into the Nix store, without downloading",
+        help: IMPORT_HELP,
+        url: true,
+        hidden: false,
+    },
+    Command {
+        cmd: Cmd::Store,
+        name: "store",
+        summary: "What the persist directory holds, and where it is",
+        help: STORE_HELP,
+        url: false,
+        hidden: false,
+    },
+    Command {
+        cmd: Cmd::StoreLs,
+        name: "store ls",
+        summary: "List the exported outputs and whether each is still in the Nix store",
+        help: STORE_LS_HELP,
+        url: false,
+        hidden: false,
+    },
+    Command {
+        cmd: Cmd::StorePath,
+        name: "store path",
+        summary: "Print the persist directory",
+        help: STORE_PATH_HELP,
+        url: false,
+        hidden: false,
+    },
+    Command { cmd: Cmd::BuilderFetch, name: "__fetch", summary: "", help: "", url: false, hidden: true },
+    Command { cmd: Cmd::BuilderCache, name: "__cache", summary: "", help: "", url: false, hidden: true },
 ];
 
 /// The workers of `--jobs` when it is not given, and its bounds.
@@ -65,6 +127,7 @@ pub struct Args {
     pub files: Vec<String>,
     pub json: bool,
     pub jobs: Option<usize>,
+    pub all: bool,
 }
 
 pub struct Flag {
@@ -82,31 +145,65 @@ pub struct Flag {
     pub apply: fn(&mut Args, Option<String>) -> Result<()>,
 }
 
-const FETCH_LS: &[Cmd] = &[Cmd::Fetch, Cmd::Ls];
+/// The commands that choose a repository at a ref and files in it.
+const TARGET: &[Cmd] = &[Cmd::Fetch, Cmd::Ls, Cmd::Export];
 
-/// In the order of the help texts: the commands' own flags, then the global ones.
+/// In the order of the help texts: the commands' own flags, then the global ones. A name may appear
+/// twice for different commands (`--ref` means something else to `import`).
 pub const FLAGS: &[Flag] = &[
     Flag {
         long: "ref",
         short: None,
         value: Some("REF"),
-        commands: FETCH_LS,
+        commands: TARGET,
         help: "Branch, tag, commit or refs/pr/N (default: the URL's /tree/REF, else main)",
         hidden: false,
-        apply: |a, v| {
-            let v = v.unwrap_or_default();
-            if v.is_empty() {
-                return Err(usage("empty ref"));
-            }
-            a.rev = Some(v);
+        apply: set_ref,
+    },
+    Flag {
+        long: "ref",
+        short: None,
+        value: Some("REF"),
+        commands: &[Cmd::Import],
+        help: "Only the commits starting with REF (default: the URL's /tree/REF, else all)",
+        hidden: false,
+        apply: set_ref,
+    },
+    Flag {
+        long: "all",
+        short: None,
+        value: None,
+        commands: &[Cmd::Import],
+        help: "Import every exported output instead of those of one URL",
+        hidden: false,
+        apply: |a, _| {
+            a.all = true;
             Ok(())
         },
+    },
+    Flag {
+        long: "yes",
+        short: Some('y'),
+        value: None,
+        commands: &[Cmd::Import],
+        help: "Accepted for compatibility: there is nothing to confirm",
+        hidden: false,
+        apply: |_, _| Ok(()),
+    },
+    Flag {
+        long: "no-check-sigs",
+        short: None,
+        value: None,
+        commands: &[Cmd::Import],
+        help: "Accepted for compatibility: Nix checks these outputs by hash, not signature",
+        hidden: false,
+        apply: |_, _| Ok(()),
     },
     Flag {
         long: "include",
         short: None,
         value: Some("GLOB"),
-        commands: FETCH_LS,
+        commands: TARGET,
         help: "Take only the large (LFS) files matching GLOB; repeatable",
         hidden: false,
         apply: |a, v| {
@@ -118,7 +215,7 @@ pub const FLAGS: &[Flag] = &[
         long: "exclude",
         short: None,
         value: Some("GLOB"),
-        commands: FETCH_LS,
+        commands: TARGET,
         help: "Leave out the large (LFS) files matching GLOB; repeatable",
         hidden: false,
         apply: |a, v| {
@@ -130,7 +227,7 @@ pub const FLAGS: &[Flag] = &[
         long: "file",
         short: None,
         value: Some("PATH"),
-        commands: FETCH_LS,
+        commands: TARGET,
         help: "Take exactly this file and no other; repeatable",
         hidden: false,
         apply: |a, v| {
@@ -146,7 +243,7 @@ pub const FLAGS: &[Flag] = &[
         long: "jobs",
         short: None,
         value: Some("N"),
-        commands: &[Cmd::Fetch],
+        commands: &[Cmd::Fetch, Cmd::Export],
         help: "Download with N parallel requests, 1 to 64 (default: 8)",
         hidden: false,
         apply: |a, v| {
@@ -164,8 +261,8 @@ pub const FLAGS: &[Flag] = &[
         long: "json",
         short: None,
         value: None,
-        commands: FETCH_LS,
-        help: "Print a JSON object instead of the text for humans",
+        commands: &[Cmd::Fetch, Cmd::Ls, Cmd::Export, Cmd::StoreLs],
+        help: "Print JSON instead of the text for humans",
         hidden: false,
         apply: |a, _| {
             a.json = true;
@@ -222,14 +319,34 @@ pub const FLAGS: &[Flag] = &[
     },
 ];
 
+fn set_ref(a: &mut Args, v: Option<String>) -> Result<()> {
+    let v = v.unwrap_or_default();
+    if v.is_empty() {
+        return Err(usage("empty ref"));
+    }
+    a.rev = Some(v);
+    Ok(())
+}
+
 /// The visible commands, in table order.
 pub fn visible_commands() -> impl Iterator<Item = &'static Command> {
     COMMANDS.iter().filter(|c| !c.hidden)
 }
 
+/// The visible commands that stand first on the command line: `store`, not `store ls`.
+pub fn top_level_commands() -> impl Iterator<Item = &'static Command> {
+    visible_commands().filter(|c| !c.name.contains(' '))
+}
+
 /// The visible flags `cmd` accepts (the global ones with `None`), its own first.
 pub fn visible_flags(cmd: Option<Cmd>) -> impl Iterator<Item = &'static Flag> {
     FLAGS.iter().filter(move |f| !f.hidden && (f.commands.is_empty() || cmd.is_some_and(|c| f.commands.contains(&c))))
+}
+
+/// The flag `cmd` accepts that `is` picks out by name, else another of that name, for the error message.
+pub fn find_flag(cmd: Option<Cmd>, is: impl Fn(&Flag) -> bool) -> Option<&'static Flag> {
+    let accepts = |f: &Flag| f.commands.is_empty() || cmd.is_some_and(|c| f.commands.contains(&c));
+    FLAGS.iter().filter(|f| is(f)).min_by_key(|f| !accepts(f))
 }
 
 /// Every visible flag, whichever commands accept it.
@@ -243,8 +360,11 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
+        let shared = |a: &Flag, b: &Flag| {
+            a.commands.is_empty() || b.commands.is_empty() || a.commands.iter().any(|c| b.commands.contains(c))
+        };
         for (i, a) in FLAGS.iter().enumerate() {
-            for b in &FLAGS[i + 1..] {
+            for b in FLAGS[i + 1..].iter().filter(|b| shared(a, b)) {
                 assert_ne!(a.long, b.long);
                 assert!(a.short.is_none() || a.short != b.short, "{} and {}", a.long, b.long);
             }
@@ -252,6 +372,16 @@ mod tests {
         for (i, a) in COMMANDS.iter().enumerate() {
             assert!(COMMANDS[i + 1..].iter().all(|b| a.name != b.name && a.cmd != b.cmd), "{}", a.name);
         }
+    }
+
+    #[test]
+    fn each_command_finds_its_own_ref() {
+        let import = find_flag(Some(Cmd::Import), |f| f.long == "ref").unwrap();
+        assert!(import.commands == [Cmd::Import]);
+        let fetch = find_flag(Some(Cmd::Fetch), |f| f.long == "ref").unwrap();
+        assert!(fetch.commands.contains(&Cmd::Fetch));
+        assert!(find_flag(Some(Cmd::StoreLs), |f| f.long == "ref").is_some(), "found, to be refused by name");
+        assert!(find_flag(None, |f| f.long == "bogus").is_none());
     }
 
     #[test]

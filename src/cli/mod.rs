@@ -11,7 +11,7 @@ mod help;
 
 use crate::error::{Error, Result, usage};
 use crate::filter::Filters;
-use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, visible_commands};
+use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, find_flag, top_level_commands, visible_commands};
 use help::{help, version};
 use std::ffi::OsString;
 
@@ -28,6 +28,13 @@ pub enum Action {
     Print(String),
     Fetch(FetchArgs),
     Ls(LsArgs),
+    /// `export` fetches what `fetch` would.
+    Export(FetchArgs),
+    Import(ImportArgs),
+    StoreLs {
+        json: bool,
+    },
+    StorePath,
     /// The hidden builder commands run by `lib/` derivations in the sandbox.
     BuilderFetch,
     BuilderCache,
@@ -57,6 +64,17 @@ pub struct LsArgs {
     pub json: bool,
 }
 
+/// What `import` puts back into the store.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ImportArgs {
+    All,
+    /// The exports of the repository `url` names, at commits starting with `rev` when given.
+    Url {
+        url: String,
+        rev: Option<String>,
+    },
+}
+
 /// Parses argv (without the program name).
 pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     use lexopt::Arg;
@@ -71,13 +89,14 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
                 let value = value.into_string().map_err(|v| usage(format!("argument {v:?} is not valid UTF-8")))?;
                 match command {
                     Some(c) if c.hidden => return Err(usage(format!("{} takes no arguments", c.name))),
+                    Some(c) if c.subcommands().next().is_some() => command = Some(find_command(Some(c), &value)?),
                     Some(_) => positional.push(value),
-                    None => command = Some(find_command(&value)?),
+                    None => command = Some(find_command(None, &value)?),
                 }
                 continue;
             }
-            Arg::Long(name) => (FLAGS.iter().find(|f| f.long == name), format!("--{name}")),
-            Arg::Short(c) => (FLAGS.iter().find(|f| f.short == Some(c)), format!("-{c}")),
+            Arg::Long(name) => (find_flag(command.map(|c| c.cmd), |f| f.long == name), format!("--{name}")),
+            Arg::Short(c) => (find_flag(command.map(|c| c.cmd), |f| f.short == Some(c)), format!("-{c}")),
         };
         let flag = accepted(flag, &shown, command)?;
         let value = match flag.value {
@@ -102,19 +121,27 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     }
 
     let Some(command) = command else {
-        let names: Vec<&str> = visible_commands().map(|c| c.name).collect();
+        let names: Vec<&str> = top_level_commands().map(|c| c.name).collect();
         return Err(usage(format!("missing COMMAND ({}); see `nix-hug --help`", names.join(", "))));
     };
     let debug = args.debug;
     let action = match command.cmd {
-        Cmd::Fetch => {
-            let jobs = args.jobs.unwrap_or(DEFAULT_JOBS);
-            let json = args.json;
-            Action::Fetch(FetchArgs { target: target(command, args, positional)?, json, jobs })
-        }
+        Cmd::Fetch => Action::Fetch(fetch_args(command, args, positional)?),
+        Cmd::Export => Action::Export(fetch_args(command, args, positional)?),
         Cmd::Ls => {
             let json = args.json;
             Action::Ls(LsArgs { target: target(command, args, positional)?, json })
+        }
+        Cmd::Import => Action::Import(import_args(args, positional)?),
+        // A group alone: what it groups.
+        Cmd::Store => Action::Print(help(Some(Cmd::Store))),
+        Cmd::StoreLs => {
+            no_arguments(command, &positional)?;
+            Action::StoreLs { json: args.json }
+        }
+        Cmd::StorePath => {
+            no_arguments(command, &positional)?;
+            Action::StorePath
         }
         Cmd::BuilderFetch => Action::BuilderFetch,
         Cmd::BuilderCache => Action::BuilderCache,
@@ -122,9 +149,17 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     Ok(Cli { debug, action })
 }
 
-fn find_command(word: &str) -> Result<&'static Command> {
-    COMMANDS.iter().find(|c| c.name == word).ok_or_else(|| {
-        usage(format!("unknown command {word:?}; see `nix-hug --help` (a URL goes after a command: nix-hug fetch URL)"))
+/// The command `word` names, on its own or after a group (`ls` after `store`).
+fn find_command(group: Option<&Command>, word: &str) -> Result<&'static Command> {
+    let name = group.map_or_else(|| word.to_owned(), |g| format!("{} {word}", g.name));
+    COMMANDS.iter().find(|c| c.name == name).ok_or_else(|| match group {
+        Some(g) => {
+            let words: Vec<&str> = g.subcommands().map(Command::word).collect();
+            usage(format!("unknown command {name:?}: `nix-hug {}` is followed by {}", g.name, words.join(" or ")))
+        }
+        None => usage(format!(
+            "unknown command {word:?}; see `nix-hug --help` (a URL goes after a command: nix-hug fetch URL)"
+        )),
     })
 }
 
@@ -141,17 +176,51 @@ fn accepted(flag: Option<&'static Flag>, shown: &str, command: Option<&Command>)
         return Ok(flag);
     }
     Err(match command {
-        None => usage(format!("{shown} goes after a command: nix-hug {} URL {shown} ...", command_names(flag))),
+        None => usage(format!("{shown} goes after a command: {} {shown} ...", where_it_goes(flag))),
         Some(c) => usage(format!("{} does not accept {shown}; see `{see}`", c.name)),
     })
 }
 
-fn command_names(flag: &Flag) -> String {
-    let names: Vec<&str> = visible_commands().filter(|c| flag.commands.contains(&c.cmd)).map(|c| c.name).collect();
-    names.join("|")
+/// `nix-hug fetch|ls URL`: the commands that accept a flag of that name.
+fn where_it_goes(flag: &Flag) -> String {
+    let accepts = |c: &Command| FLAGS.iter().any(|f| f.long == flag.long && f.commands.contains(&c.cmd));
+    let commands: Vec<&Command> = visible_commands().filter(|c| accepts(c)).collect();
+    let names: Vec<&str> = commands.iter().map(|c| c.name).collect();
+    let url = if commands.iter().all(|c| c.url) { " URL" } else { "" };
+    format!("nix-hug {}{url}", names.join("|"))
 }
 
-/// The one URL and the filters of `fetch` and `ls`, checked across flags.
+fn fetch_args(command: &Command, args: Args, positional: Vec<String>) -> Result<FetchArgs> {
+    let jobs = args.jobs.unwrap_or(DEFAULT_JOBS);
+    let json = args.json;
+    Ok(FetchArgs { target: target(command, args, positional)?, json, jobs })
+}
+
+fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
+    let mut positional = positional.into_iter();
+    let url = positional.next();
+    if let Some(extra) = positional.next() {
+        return Err(usage(format!("import: unexpected argument {extra:?} (one URL at a time, or --all)")));
+    }
+    match (url, args.all) {
+        (Some(url), false) => Ok(ImportArgs::Url { url, rev: args.rev }),
+        (None, true) if args.rev.is_none() => Ok(ImportArgs::All),
+        (None, true) => Err(usage("import: --ref chooses among the exports of one URL; it does not go with --all")),
+        (Some(url), true) => {
+            Err(usage(format!("import: --all imports every export; it does not go with a URL ({url:?})")))
+        }
+        (None, false) => Err(usage("import: missing URL (or --all); see `nix-hug import --help`")),
+    }
+}
+
+fn no_arguments(command: &Command, positional: &[String]) -> Result<()> {
+    match positional.first() {
+        Some(extra) => Err(usage(format!("{}: unexpected argument {extra:?}", command.name))),
+        None => Ok(()),
+    }
+}
+
+/// The one URL and the filters of `fetch`, `ls` and `export`, checked across flags.
 fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Target> {
     let name = command.name;
     let mut positional = positional.into_iter();
@@ -253,6 +322,43 @@ mod tests {
     }
 
     #[test]
+    fn export_takes_what_fetch_takes() {
+        let args = ["acme/bert", "--ref", "v1", "--include", "*.safetensors", "--jobs", "2", "--json"];
+        let export = match action(&[&["export"][..], &args].concat()) {
+            Action::Export(e) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(export, fetch(&[&["fetch"][..], &args].concat()));
+    }
+
+    #[test]
+    fn import_one_url_or_all() {
+        let url = |url: &str, rev: Option<&str>| {
+            Action::Import(ImportArgs::Url { url: url.into(), rev: rev.map(Into::into) })
+        };
+        assert_eq!(action(&["import", "acme/bert"]), url("acme/bert", None));
+        assert_eq!(
+            action(&["import", "--ref", "3ff3885", "datasets/acme/squad"]),
+            url("datasets/acme/squad", Some("3ff3885"))
+        );
+        for compat in ["--yes", "-y", "--no-check-sigs"] {
+            assert_eq!(action(&["import", "acme/bert", compat]), url("acme/bert", None), "{compat} changes nothing");
+            assert_eq!(action(&["import", compat, "--all"]), Action::Import(ImportArgs::All));
+        }
+        assert_eq!(action(&["import", "--all"]), Action::Import(ImportArgs::All));
+    }
+
+    #[test]
+    fn store_and_its_commands() {
+        assert_eq!(action(&["store", "ls"]), Action::StoreLs { json: false });
+        assert_eq!(action(&["store", "ls", "--json"]), Action::StoreLs { json: true });
+        assert_eq!(action(&["--debug", "store", "path"]), Action::StorePath);
+        assert_eq!(action(&["store"]), Action::Print(help(Some(Cmd::Store))), "a group alone prints its help");
+        assert_eq!(action(&["store", "--help"]), Action::Print(help(Some(Cmd::Store))));
+        assert_eq!(action(&["store", "ls", "-h"]), Action::Print(help(Some(Cmd::StoreLs))));
+    }
+
+    #[test]
     fn debug_anywhere() {
         for args in [&["--debug", "fetch", "x/y"][..], &["fetch", "x/y", "--debug"], &["ls", "--debug", "x/y"]] {
             assert!(parse_str(args).unwrap().debug, "{args:?}");
@@ -291,7 +397,7 @@ mod tests {
     #[test]
     fn refusals_name_the_flag() {
         let cases: &[(&[&str], &str)] = &[
-            (&[], "missing COMMAND (fetch, ls)"),
+            (&[], "missing COMMAND (fetch, ls, export, import, store)"),
             (&["fetsh", "x/y"], "unknown command \"fetsh\""),
             (&["fetch"], "fetch: missing URL"),
             (&["ls"], "ls: missing URL; see `nix-hug ls --help`"),
@@ -306,8 +412,26 @@ mod tests {
             (&["fetch", "x/y", "--json=yes"], "--json takes no value"),
             (&["fetch", "x/y", "--file", "a", "--include", "*.bin"], "--file"),
             (&["ls", "x/y", "--exclude", "*.bin", "--file", "a"], "--file"),
-            (&["--include", "*.bin", "fetch", "x/y"], "--include goes after a command: nix-hug fetch|ls URL"),
-            (&["--jobs", "2", "fetch", "x/y"], "--jobs goes after a command: nix-hug fetch URL"),
+            (&["--include", "*.bin", "fetch", "x/y"], "--include goes after a command: nix-hug fetch|ls|export URL"),
+            (&["--jobs", "2", "fetch", "x/y"], "--jobs goes after a command: nix-hug fetch|export URL"),
+            (&["--json", "store", "ls"], "--json goes after a command: nix-hug fetch|ls|export|store ls --json"),
+            (&["--all", "import"], "--all goes after a command: nix-hug import URL --all"),
+            (&["--ref", "v1", "fetch", "x/y"], "--ref goes after a command: nix-hug fetch|ls|export|import URL --ref"),
+            (&["store", "lst"], "unknown command \"store lst\": `nix-hug store` is followed by ls or path"),
+            (&["store", "ls", "x/y"], "store ls: unexpected argument \"x/y\""),
+            (&["store", "path", "--json"], "store path does not accept --json"),
+            (&["store", "--json", "ls"], "store does not accept --json"),
+            (&["store", "ls", "--ref", "v1"], "store ls does not accept --ref"),
+            (&["ls", "x/y", "--all"], "ls does not accept --all"),
+            (&["fetch", "x/y", "-y"], "fetch does not accept -y"),
+            (&["import"], "import: missing URL (or --all)"),
+            (&["import", "x/y", "--all"], "import: --all imports every export; it does not go with a URL"),
+            (&["import", "--all", "--ref", "abc"], "import: --ref chooses among the exports of one URL"),
+            (&["import", "x/y", "z/w"], "import: unexpected argument \"z/w\""),
+            (&["import", "x/y", "--ref="], "--ref: empty ref"),
+            (&["import", "x/y", "--include", "*.bin"], "import does not accept --include"),
+            (&["export"], "export: missing URL"),
+            (&["export", "x/y", "--file", "a", "--exclude", "*.bin"], "--file"),
             (&["ls", "x/y", "--jobs", "2"], "ls does not accept --jobs"),
             (&["__fetch", "--include", "*.bin"], "__fetch does not accept --include"),
             (&["fetch", "x/y", "--jobs", "0"], "--jobs: expected a number from 1 to 64, got \"0\""),

@@ -1,19 +1,34 @@
 /*!
 `nix-hug fetch URL`: plan like `ls`, run the same pipeline as the sandbox builder into a temporary folder
 named like the store output, hash it, add it to the store and check the path Nix gives it, then print
-the expression.
+the expression. With auto-persist, `persisted` decides whether to fetch at all. `export` fetches the
+same way.
 */
 
-use super::{TempDir, print, resolve};
+use super::{TempDir, persisted, print, resolve};
 use crate::cli::FetchArgs;
 use crate::download::{Event, Options};
 use crate::error::{Error, Kind, Result};
+use crate::persist::Config;
 use crate::progress::Progress;
 use crate::render::{self, FetchResult, human_size};
 use crate::{debug, info, local, nar, nix, pipeline, warn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn run(args: &FetchArgs) -> Result<()> {
+    let config = Config::load()?;
+    let result = if config.auto_persist { persisted::fetch(&config, args)? } else { fetch(args)? };
+    print_result(&result, args.json)
+}
+
+/// The expression, or the JSON object with `--json`, on stdout.
+pub fn print_result(result: &FetchResult, json: bool) -> Result<()> {
+    print(&if json { render::json(result) } else { render::nix(result) })
+}
+
+/// Resolves, downloads (or copies what is already on this machine), hashes, and adds the output to the
+/// store. Without Nix, the result has no store path.
+pub fn fetch(args: &FetchArgs) -> Result<FetchResult> {
     let (hub, plan) = resolve::plan(&args.target)?;
     info!("fetching {}, {}", files(plan.files.len()), size(plan.bytes()));
 
@@ -74,7 +89,7 @@ pub fn run(args: &FetchArgs) -> Result<()> {
     };
     drop(tmp);
 
-    let result = FetchResult {
+    Ok(FetchResult {
         files: plan.files.len(),
         bytes: plan.bytes(),
         repo: plan.repo,
@@ -82,8 +97,7 @@ pub fn run(args: &FetchArgs) -> Result<()> {
         filters: args.target.filters.clone(),
         file_tree_hash,
         store_path,
-    };
-    print(&if args.json { render::json(&result) } else { render::nix(&result) })
+    })
 }
 
 /// `1 file`, `3 files`.

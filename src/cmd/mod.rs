@@ -3,9 +3,13 @@ The commands: glue between the library modules, and the only code that writes re
 `run` takes what `cli` understood; each command lives in its own file.
 */
 
+pub mod export;
 pub mod fetch;
+pub mod import;
 pub mod ls;
+mod persisted;
 mod resolve;
+pub mod store;
 
 use crate::cli::{Action, Cli};
 use crate::error::{Context, Error, Result};
@@ -19,6 +23,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Action::Print(text) => print(&text),
         Action::Fetch(args) => fetch::run(&args),
         Action::Ls(args) => ls::run(&args),
+        Action::Export(args) => export::run(&args),
+        Action::Import(args) => import::run(&args),
+        Action::StoreLs { json } => store::ls(json),
+        Action::StorePath => store::path(),
         Action::BuilderFetch => builder::fetch(),
         Action::BuilderCache => builder::cache(),
     }

@@ -1,0 +1,23 @@
+/*!
+`nix-hug export URL`: fetch as `fetch` does, copy the output into the persist directory and record it in
+the manifest, then print the expression.
+*/
+
+use super::{fetch, persisted};
+use crate::cli::FetchArgs;
+use crate::error::{Error, Kind, Result};
+use crate::nix;
+use crate::persist::Config;
+
+pub fn run(args: &FetchArgs) -> Result<()> {
+    let persist = persisted::open(&Config::load()?)?;
+    // Checked before the download, which would otherwise be for nothing: a manifest that can be read
+    // (and so written), and Nix.
+    persist.entries()?;
+    if nix::version()?.is_none() {
+        return Err(Error::new(Kind::Nix, "export copies the output from the Nix store, but nix is not on PATH"));
+    }
+    let result = fetch::fetch(args)?;
+    persisted::export(&persist, &result)?;
+    fetch::print_result(&result, args.json)
+}

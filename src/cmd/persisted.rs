@@ -1,0 +1,143 @@
+/*!
+The persist directory as the commands use it: `export` copies an output into it and records it in the
+manifest, `import` copies outputs back into the store, and `fetch` with auto-persist does both on its
+own. Every `nix copy` goes through `nix.rs`; the manifest and the cache layout are `persist.rs`.
+*/
+
+use super::{TempDir, fetch};
+use crate::cli::FetchArgs;
+use crate::error::{Context, Error, Kind, Result};
+use crate::persist::{self, Config, Entry, Persist};
+use crate::render::FetchResult;
+use crate::repo::{self, Repo, RepoType};
+use crate::{info, nix, warn};
+
+/// The configured persist directory, made absolute: a `file://` URL needs it so.
+pub fn open(config: &Config) -> Result<Persist> {
+    let dir = config.persist_dir()?;
+    let dir = std::path::absolute(dir).with_context(|| dir.display())?;
+    Ok(Persist::new(&dir))
+}
+
+/// Copies the output of `result` into the persist directory, then records it in the manifest.
+pub fn export(persist: &Persist, result: &FetchResult) -> Result<()> {
+    let Some(store_path) = result.store_path.as_deref() else {
+        return Err(Error::new(Kind::Nix, "nothing to export: the output is not in the Nix store"));
+    };
+    info!("copying {store_path} to {}", persist.dir().display());
+    let cache = Cache::new(persist)?;
+    nix::copy_to(&cache.url, store_path)?;
+    persist.record(Entry {
+        repo_id: result.repo.to_string(),
+        kind: result.repo.kind.as_str().to_owned(),
+        rev: result.rev.clone(),
+        filters: result.filters.clone(),
+        file_tree_hash: result.file_tree_hash.clone(),
+        store_path: store_path.to_owned(),
+        size: result.bytes,
+        files: result.files,
+        exported: persist::now(),
+    })
+}
+
+/// Copies the output of `entry` from the persist directory into the store.
+pub fn restore(persist: &Persist, entry: &Entry) -> Result<()> {
+    if !persist.holds(&entry.store_path) {
+        return Err(Error::new(
+            Kind::NotFound,
+            format!("{} holds no copy of {} (it has no .narinfo for it)", persist.dir().display(), entry.store_path),
+        ));
+    }
+    let cache = Cache::new(persist)?;
+    nix::copy_from(&cache.url, &entry.store_path)
+}
+
+/// `fetch` with auto-persist: an output exported with the same filters (see `persist::reusable`) is used
+/// without a single request to the Hub, copied back into the store if it was collected; otherwise the
+/// fetch runs and its output is exported.
+pub fn fetch(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
+    let persist = open(config)?;
+    let url = repo::parse_url(&args.target.url)?;
+    let rev = args.target.rev.as_deref().or(url.rev.as_deref());
+    let entries = persist.entries()?;
+    let dir = persist.dir().display();
+    if let Some(entry) = persist::reusable(&entries, &url, rev, &args.target.filters) {
+        if rev.map(str::to_ascii_lowercase).as_deref() != Some(entry.rev.as_str()) {
+            info!(
+                "using {}, the newest commit exported to {dir}, without asking the Hub where {} points now \
+                 (--ref COMMIT pins another)",
+                entry.label(),
+                rev.unwrap_or("main")
+            );
+        }
+        match bring_back(&persist, entry).and_then(|()| result_of(entry)) {
+            Ok(result) => return Ok(result),
+            Err(e) => warn!("could not use {} from {dir}: {e}; fetching it", entry.label()),
+        }
+    }
+    let result = fetch::fetch(args)?;
+    if let Err(e) = export(&persist, &result) {
+        warn!("could not export to {dir}: {e}");
+    }
+    Ok(result)
+}
+
+/// Makes the output of `entry` valid in the store, from the persist directory if it was collected.
+fn bring_back(persist: &Persist, entry: &Entry) -> Result<()> {
+    match nix::valid(&[&entry.store_path])?.as_deref() {
+        Some([true]) => info!("{} is in the store: {}", entry.label(), entry.store_path),
+        Some(_) => {
+            restore(persist, entry)?;
+            info!("restored {} from {}", entry.store_path, persist.dir().display());
+        }
+        None => return Err(Error::new(Kind::Nix, "nix-store is not on PATH")),
+    }
+    Ok(())
+}
+
+/// What `fetch` would have printed for the output of `entry`.
+fn result_of(entry: &Entry) -> Result<FetchResult> {
+    let repo = RepoType::parse(&entry.kind).and_then(|kind| Repo::from_id(kind, &entry.repo_id));
+    Ok(FetchResult {
+        repo: repo.context("in the manifest")?,
+        rev: entry.rev.clone(),
+        filters: entry.filters.clone(),
+        file_tree_hash: entry.file_tree_hash.clone(),
+        store_path: Some(entry.store_path.clone()),
+        files: entry.files,
+        bytes: entry.size,
+    })
+}
+
+/// The URL `nix copy` reaches the persist directory by. When its path cannot be written in a URL (see
+/// `persist::cache_url`), that is a symlink with a plain name in a temporary folder, removed on drop.
+struct Cache {
+    url: String,
+    _link: Option<TempDir>,
+}
+
+impl Cache {
+    fn new(persist: &Persist) -> Result<Cache> {
+        let dir = persist.dir();
+        if let Some(url) = persist::cache_url(dir) {
+            return Ok(Cache { url, _link: None });
+        }
+        // Nix follows the symlink only to a folder that exists.
+        std::fs::create_dir_all(dir).with_context(|| dir.display())?;
+        let tmp = TempDir::new()?;
+        let link = tmp.path().join("persist");
+        std::os::unix::fs::symlink(dir, &link).with_context(|| link.display())?;
+        let url = persist::cache_url(&link).ok_or_else(|| {
+            Error::new(
+                Kind::Io,
+                format!(
+                    "nix copy cannot reach {}: neither its path nor that of the temporary folder {} fits in a \
+                     file:// URL (letters, digits and -._~/ only); set TMPDIR to such a folder",
+                    dir.display(),
+                    tmp.path().display()
+                ),
+            )
+        })?;
+        Ok(Cache { url, _link: Some(tmp) })
+    }
+}

@@ -1,0 +1,425 @@
+//! Persistent storage end to end: `export`, garbage collection, `store ls`, `import`, auto-persist, and
+//! the manifest under concurrent writers and corruption. The binary runs in a scrubbed environment with
+//! its own temporary persist directory; with Nix on PATH (`/usr/bin:/bin`, a local store) unless the
+//! test says otherwise.
+
+mod hub;
+mod support;
+
+use hub::{Hub, fixtures};
+use nix_hug::filter::Filters;
+use nix_hug::persist::{Entry, MANIFEST, Persist};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
+        self
+    }
+
+    /// A failure with `code`, nothing on stdout, and an error line containing every one of `words`.
+    fn fails(self, code: i32, words: &[&str]) -> Run {
+        assert_eq!(self.code, code, "stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
+        assert_eq!(self.stdout, "", "nothing on stdout");
+        let last = self.stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("nix-hug: error: "), "{}", self.stderr);
+        for w in words {
+            assert!(last.contains(w), "{last:?} should contain {w:?}");
+        }
+        self
+    }
+}
+
+/// HOME, HF_HOME, TMPDIR and the persist directory in a fresh temporary folder, the Hub as endpoint,
+/// no token, Nix with a local store that requires signatures (which content-addressed paths need not).
+struct Env {
+    root: tempfile::TempDir,
+    endpoint: String,
+    persist: PathBuf,
+    nix: bool,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl Env {
+    fn new(hub: &Hub) -> Env {
+        Env::with_persist_dir(hub, "persist")
+    }
+
+    /// The persist directory at `name` under the temporary folder.
+    fn with_persist_dir(hub: &Hub, name: &str) -> Env {
+        let root = tempfile::tempdir().unwrap();
+        for dir in ["home", "hf", "tmp", "empty"] {
+            std::fs::create_dir(root.path().join(dir)).unwrap();
+        }
+        let persist = root.path().join(name);
+        Env { root, endpoint: hub.endpoint(), persist, nix: true, vars: Vec::new() }
+    }
+
+    fn without_nix(mut self) -> Env {
+        self.nix = false;
+        self
+    }
+
+    fn var(mut self, name: &'static str, value: &str) -> Env {
+        self.vars.push((name, value.to_owned()));
+        self
+    }
+
+    /// `nix-hug args…`, with `extra` variables on top.
+    fn command(&self, extra: &[(&str, &str)], args: &[&str]) -> Command {
+        let dir = self.root.path();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nix-hug"));
+        cmd.args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("HF_ENDPOINT", &self.endpoint)
+            .env("HOME", dir.join("home"))
+            .env("HF_HOME", dir.join("hf"))
+            .env("TMPDIR", dir.join("tmp"))
+            .env("NIX_HUG_PERSIST_DIR", &self.persist);
+        if self.nix {
+            cmd.env("PATH", "/usr/bin:/bin").env("NIX_REMOTE", "local").env("NIX_CONFIG", "require-sigs = true");
+        } else {
+            // Without Nix, no earlier output in the machine's store may stand in for a download.
+            cmd.env("PATH", dir.join("empty")).env("NIX_STORE_DIR", dir.join("empty"));
+        }
+        for (name, value) in &self.vars {
+            cmd.env(name, value);
+        }
+        cmd.envs(extra.iter().copied());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(&[], args)
+    }
+
+    fn run_with(&self, extra: &[(&str, &str)], args: &[&str]) -> Run {
+        let out = self.command(extra, args).output().expect("running nix-hug");
+        Run {
+            code: out.status.code().expect("nix-hug was killed"),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// `store ls --json`.
+    fn exports(&self) -> Vec<Value> {
+        let run = self.run(&["store", "ls", "--json"]).ok();
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    }
+
+    /// The store path of the only export of `repo_id`.
+    fn exported(&self, repo_id: &str) -> String {
+        let exports = self.exports();
+        let found: Vec<&Value> = exports.iter().filter(|e| e["repoId"] == repo_id).collect();
+        assert_eq!(found.len(), 1, "{exports:?}");
+        found[0]["storePath"].as_str().unwrap().to_owned()
+    }
+
+    /// The line of `store ls` about `repo_id`.
+    fn ls_line(&self, repo_id: &str) -> String {
+        let run = self.run(&["store", "ls"]).ok();
+        let line = run.stdout.lines().find(|l| l.starts_with(&format!("{repo_id} ")));
+        line.unwrap_or_else(|| panic!("no {repo_id} in\n{}", run.stdout)).to_owned()
+    }
+
+    fn manifest(&self) -> PathBuf {
+        self.persist.join(MANIFEST)
+    }
+
+    /// Nothing left behind in TMPDIR.
+    fn assert_tmp_clean(&self) {
+        let left: Vec<_> =
+            std::fs::read_dir(self.root.path().join("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
+
+fn valid(path: &str) -> bool {
+    support::run(support::nix("nix-store").args(["--check-validity", path])).status.success()
+}
+
+/// The `.narinfo` of `store_path` in the binary cache at `dir`.
+fn narinfo(dir: &Path, store_path: &str) -> String {
+    let hash = &store_path.strip_prefix("/nix/store/").unwrap()[..32];
+    std::fs::read_to_string(dir.join(format!("{hash}.narinfo"))).unwrap()
+}
+
+/// An export, what garbage collection does to it, `store ls` seeing it collected, then `import` with
+/// the Hub stopped, and the printed expression building at once (a download would fail) to the same path.
+#[test]
+#[ignore = "needs nix"]
+fn an_export_survives_garbage_collection() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let files = ["--file", "config.json", "--file", "vocab.txt", "--file", "model.safetensors"];
+    let export = env.run(&[&["export", "acme/tiny-bert"][..], &files].concat()).ok();
+    assert!(export.stdout.starts_with("nix-hug-lib.fetchModel {\n  url = \"acme/tiny-bert\";\n"), "{}", export.stdout);
+    let store_path = env.exported("acme/tiny-bert");
+    assert!(export.stderr.contains(&format!("nix-hug: copying {store_path} to {}\n", env.persist.display())));
+    let info = narinfo(&env.persist, &store_path);
+    assert!(info.contains("\nCompression: none\n") && info.contains("\nCA: fixed:r:sha256:"), "{info}");
+    let exports = env.exports();
+    assert_eq!(exports[0]["valid"], true);
+    assert_eq!(exports[0]["files"], 3);
+    assert_eq!(
+        exports[0]["filters"],
+        serde_json::json!({ "files": ["config.json", "vocab.txt", "model.safetensors"] })
+    );
+    assert!(env.ls_line("acme/tiny-bert").contains("  valid  "));
+
+    support::forget(&store_path);
+    assert!(!valid(&store_path));
+    let line = env.ls_line("acme/tiny-bert");
+    assert!(line.contains(&format!("  model  {}  ", &exports[0]["rev"].as_str().unwrap()[..7])), "{line}");
+    assert!(line.contains("  collected  files config.json vocab.txt model.safetensors"), "{line}");
+
+    let api = hub.endpoint().strip_prefix("http://").unwrap().to_owned();
+    drop(hub);
+    assert!(std::net::TcpStream::connect(&api).is_err(), "the Hub is stopped");
+    let import = env.run(&["import", "acme/tiny-bert"]).ok();
+    assert_eq!(import.stdout, format!("{store_path}\n"));
+    assert!(import.stderr.contains("nix-hug: imported acme/tiny-bert@"), "{}", import.stderr);
+    assert!(valid(&store_path));
+    assert!(env.ls_line("acme/tiny-bert").contains("  valid  "));
+
+    let again = env.run(&["import", "acme/tiny-bert", "--yes", "-y", "--no-check-sigs"]).ok();
+    assert_eq!(again.stdout, format!("{store_path}\n"));
+    assert!(again.stderr.contains(": already in the store\n"), "{}", again.stderr);
+
+    let built = support::build_expression(env.root.path(), &export.stdout)
+        .unwrap_or_else(|e| panic!("building {}:\n{e}", export.stdout));
+    assert_eq!(built, store_path);
+    env.assert_tmp_clean();
+}
+
+/// `import --all` puts back every export; an output whose copy Nix refuses (a flipped byte) is reported
+/// by name, the others are still imported, and the exit code is 1.
+#[test]
+#[ignore = "needs nix"]
+fn import_all_goes_on_past_a_refused_output() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    env.run(&["export", "acme/tiny-bert", "--ref", "v1.0", "--file", "README.md"]).ok();
+    env.run(&["export", "datasets/acme/tiny-ds", "--file", "data/extra.json"]).ok();
+    let (model, dataset) = (env.exported("acme/tiny-bert"), env.exported("acme/tiny-ds"));
+    drop(hub);
+
+    support::forget(&model);
+    support::forget(&dataset);
+    let all = env.run(&["import", "--all"]).ok();
+    let mut printed: Vec<&str> = all.stdout.lines().collect();
+    printed.sort();
+    let mut want = [model.as_str(), dataset.as_str()];
+    want.sort();
+    assert_eq!(printed, want);
+    assert!(valid(&model) && valid(&dataset));
+
+    support::forget(&model);
+    support::forget(&dataset);
+    let nar = narinfo(&env.persist, &model);
+    let nar = env.persist.join(nar.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap());
+    let mut bytes = std::fs::read(&nar).unwrap();
+    let at = bytes.windows(13).position(|w| w == b"First version").expect("README.md in the NAR");
+    bytes[at] = b'f';
+    std::fs::write(&nar, bytes).unwrap();
+
+    let run = env.run(&["import", "--all"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("{dataset}\n"));
+    let label = format!("acme/tiny-bert@{}", &model.rsplit('-').next().unwrap()[..7]);
+    assert!(run.stderr.contains(&format!("nix-hug: error: importing {label} (files README.md): ")), "{}", run.stderr);
+    assert!(run.stderr.contains("hash mismatch"), "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert_eq!(last, format!("nix-hug: error: 1 of 2 exports could not be imported: {label} (files README.md)"));
+    assert!(valid(&dataset) && !valid(&model));
+}
+
+/// With auto-persist, `fetch` exports what it downloads; once that output is collected, the same
+/// fetch restores it from the persist directory without a single request to the Hub.
+#[test]
+#[ignore = "needs nix"]
+fn auto_persist_restores_without_asking_the_hub() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub).var("NIX_HUG_AUTO_PERSIST", "true");
+    let args = ["fetch", "acme/tiny-bert", "--file", "tokenizer_config.json"];
+    let first = env.run(&args).ok();
+    let store_path = env.exported("acme/tiny-bert");
+    assert!(first.stderr.contains(&format!("nix-hug: copying {store_path} to ")), "{}", first.stderr);
+
+    support::forget(&store_path);
+    hub.clear_requests();
+    let restored = env.run(&args).ok();
+    assert_eq!(hub.requests(), [], "no request to the Hub");
+    assert_eq!(restored.stdout, first.stdout);
+    assert!(restored.stderr.contains("the newest commit exported to"), "{}", restored.stderr);
+    assert!(restored.stderr.contains(&format!("nix-hug: restored {store_path} from ")), "{}", restored.stderr);
+    assert!(valid(&store_path));
+
+    // Pinned to that commit and in the store: still no request, and nothing to say about branches.
+    let rev = env.exports()[0]["rev"].as_str().unwrap().to_owned();
+    let pinned = env.run(&[&args[..], &["--ref", &rev, "--json"]].concat()).ok();
+    assert_eq!(hub.requests(), []);
+    assert!(!pinned.stderr.contains("newest"), "{}", pinned.stderr);
+    assert!(pinned.stderr.contains(" is in the store: "), "{}", pinned.stderr);
+    let fetched =
+        env.run_with(&[("NIX_HUG_AUTO_PERSIST", "false")], &[&args[..], &["--ref", &rev, "--json"]].concat()).ok();
+    assert_eq!(pinned.stdout, fetched.stdout, "the manifest gives what a fetch gives");
+    assert!(!hub.requests().is_empty());
+}
+
+/// Two exports at the same time into one persist directory: both end up in the manifest.
+#[test]
+#[ignore = "needs nix"]
+fn two_exports_at_once_both_land() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    let children: Vec<_> = [
+        ["export", "acme/tiny-bert", "--file", "special_tokens_map.json"],
+        ["export", "datasets/acme/tiny-ds", "--file", "README.md"],
+    ]
+    .iter()
+    .map(|args| env.command(&[], args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
+    .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut ids: Vec<String> = env.exports().iter().map(|e| e["repoId"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids, ["acme/tiny-bert", "acme/tiny-ds"]);
+}
+
+/// Nix 2.8 cannot take a space in a `file://` URL, in any spelling: the persist directory is reached
+/// through a symlink, and the binary cache really lands in the directory named.
+#[test]
+#[ignore = "needs nix"]
+fn a_persist_dir_with_spaces() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::with_persist_dir(&hub, "my models/persist dir");
+    env.run(&["export", "acme/tiny-bert", "--file", "with space.txt"]).ok();
+    let store_path = env.exported("acme/tiny-bert");
+    assert!(narinfo(&env.persist, &store_path).contains("\nCompression: none\n"));
+    let beside: Vec<_> = std::fs::read_dir(env.root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!beside.iter().any(|n| n.to_string_lossy().contains('%')), "{beside:?}");
+    assert_eq!(env.run(&["store", "path"]).ok().stdout, format!("{}\n", env.persist.display()));
+
+    support::forget(&store_path);
+    drop(hub);
+    env.run(&["import", "acme/tiny-bert"]).ok();
+    assert!(valid(&store_path));
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn export_without_nix_downloads_nothing() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub).without_nix();
+    env.run(&["export", "acme/tiny-bert"]).fails(1, &["nix is not on PATH"]);
+    assert_eq!(hub.requests(), []);
+    assert!(!env.manifest().exists());
+}
+
+/// A manifest that cannot be read is an error for every command that reads it, before any download,
+/// and it is never rewritten.
+#[test]
+fn a_corrupt_manifest_is_an_error_and_stays_as_it_is() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub).without_nix().var("NIX_HUG_AUTO_PERSIST", "true");
+    std::fs::create_dir(&env.persist).unwrap();
+    let corrupt = b"{\"version\": 1, \"entries\": [ {\"repoId\": \"acme/tin";
+    std::fs::write(env.manifest(), corrupt).unwrap();
+    for args in [
+        &["export", "acme/tiny-bert"][..],
+        &["fetch", "acme/tiny-bert"],
+        &["import", "acme/tiny-bert"],
+        &["import", "--all"],
+        &["store", "ls"],
+    ] {
+        let words = [MANIFEST, "is corrupt or of an unknown version; it was left as it is"];
+        env.run(args).fails(1, &words);
+        assert_eq!(std::fs::read(env.manifest()).unwrap(), corrupt, "{args:?}");
+    }
+    assert_eq!(hub.requests(), []);
+}
+
+#[test]
+fn configuration_errors_say_how_to_fix_them() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub).without_nix().var("NIX_HUG_PERSIST_DIR", "");
+    let config = env.root.path().join("home/.config/nix-hug/config");
+    for args in [&["store", "path"][..], &["store", "ls"], &["export", "x/y"], &["import", "--all"]] {
+        let words = ["no persist directory configured", "NIX_HUG_PERSIST_DIR", &config.display().to_string()];
+        env.run(args).fails(2, &words);
+    }
+    let auto = Env::new(&hub).without_nix().var("NIX_HUG_PERSIST_DIR", "").var("NIX_HUG_AUTO_PERSIST", "yes");
+    auto.run(&["fetch", "acme/tiny-bert"]).fails(2, &["no persist directory configured"]);
+    assert_eq!(hub.requests(), []);
+
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "# where exports go\npersist_dir = /persist/models\n").unwrap();
+    assert_eq!(env.run(&["store", "path"]).ok().stdout, "/persist/models\n");
+    let relative = Env::new(&hub).without_nix().var("NIX_HUG_PERSIST_DIR", "models dir");
+    assert_eq!(
+        relative.run(&["store", "path"]).ok().stdout,
+        format!("{}\n", relative.root.path().join("models dir").display())
+    );
+    let wins = env.run_with(&[("NIX_HUG_PERSIST_DIR", "/elsewhere")], &["store", "path"]).ok();
+    assert_eq!(wins.stdout, "/elsewhere\n", "the variable wins over the file");
+
+    std::fs::write(&config, "persist_dir=/persist/models\nauto_persist = maybe\n").unwrap();
+    let line = format!("{}:2: auto_persist: expected true or false", config.display());
+    env.run(&["store", "path"]).fails(2, &[&line]);
+    env.run(&["fetch", "acme/tiny-bert"]).fails(2, &[&line]);
+
+    let xdg = env.run_with(&[("XDG_CONFIG_HOME", "/nonexistent")], &["store", "path"]);
+    xdg.fails(2, &["no persist directory configured", "/nonexistent/nix-hug/config"]);
+}
+
+/// What `store ls` and `import` say without Nix, or when nothing matches.
+#[test]
+fn store_ls_and_import_without_matches_or_nix() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub).without_nix();
+    let empty = env.run(&["store", "ls"]).ok();
+    assert_eq!(empty.stdout, "");
+    assert_eq!(empty.stderr, format!("nix-hug: nothing was exported to {} yet\n", env.persist.display()));
+    assert_eq!(env.run(&["store", "ls", "--json"]).ok().stdout, "[]\n");
+    assert_eq!(
+        env.run(&["import", "--all"]).ok().stderr,
+        format!("nix-hug: nothing to import: nothing was exported to {}\n", env.persist.display())
+    );
+
+    let rev = "3ff38855ac13151beaf4df4ad86a02f4dd015053";
+    Persist::new(&env.persist)
+        .record(Entry {
+            repo_id: "acme/tiny-bert".into(),
+            kind: "model".into(),
+            rev: rev.into(),
+            filters: Filters::default(),
+            file_tree_hash: "sha256-geu/N0z2y54ljBw2p0u0ZKgigU2UMOScsa5R5+iD+is=".into(),
+            store_path: format!("/nix/store/fzfgppwyc6ydzpk4xl10dqw7ylzw57l5-hf-model-acme-tiny-bert-{rev}"),
+            size: 293,
+            files: 1,
+            exported: "2026-11-24T14:19:16Z".into(),
+        })
+        .unwrap();
+    let ls = env.run(&["store", "ls"]).ok();
+    assert_eq!(ls.stdout.lines().nth(1).unwrap(), "acme/tiny-bert  model  3ff3885  293 B  2026-11-24 14:19  unknown");
+    assert!(ls.stderr.contains("warning: nix-store is not on PATH"), "{}", ls.stderr);
+
+    env.run(&["import", "acme/nope"]).fails(1, &["nothing of acme/nope was exported to", "see `nix-hug store ls`"]);
+    env.run(&["import", "datasets/acme/tiny-bert"]).fails(1, &["nothing of datasets/acme/tiny-bert"]);
+    env.run(&["import", "acme/tiny-bert", "--ref", "main"]).fails(1, &["at a commit starting with \"main\""]);
+    env.run(&["import", "https://huggingface.co/acme/tiny-bert/tree/3ff3885"]).fails(1, &["nix-store is not on PATH"]);
+    assert_eq!(hub.requests(), []);
+}

@@ -14,24 +14,57 @@ pub const STORE_DIR: &str = "/nix/store";
 
 /// The sha256 of the NAR serialisation of `path`, in constant memory.
 pub fn nar_sha256(path: &Path) -> Result<Hash> {
+    Ok(dump(path, io::sink())?.0)
+}
+
+/// Streams the NAR serialisation of `path` into `out`, hashing it on the way: its sha256 and size.
+fn dump(path: &Path, out: impl io::Write) -> Result<(Hash, u64)> {
     let nar_error =
         |e: nix_nar::NarError| Error::new(Kind::Io, format!("serialising {} as a NAR: {e}", path.display()));
     let mut encoder = nix_nar::Encoder::builder(path).internal_buffer_size(1 << 20).build().map_err(nar_error)?;
-    let mut hasher = HashWriter(Sha256::new());
-    io::copy(&mut encoder, &mut hasher)?;
-    Ok(hasher.0.finalize().into())
+    let mut tee = HashingWriter { hasher: Sha256::new(), out };
+    let size = io::copy(&mut encoder, &mut tee)?;
+    Ok((tee.hasher.finalize().into(), size))
 }
 
-struct HashWriter(Sha256);
+struct HashingWriter<W> {
+    hasher: Sha256,
+    out: W,
+}
 
-impl io::Write for HashWriter {
+impl<W: io::Write> io::Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.out.flush()
     }
+}
+
+/// Writes `dir` as a binary cache holding one path: `tree` as the recursive sha256 fixed-output path
+/// `name` (`nix-cache-info`, the uncompressed NAR, and a narinfo whose `CA` field lets Nix take it without
+/// a signature). The tree is read once: the NAR is hashed as it is written. Returns the NAR hash and the
+/// store path.
+pub fn write_binary_cache(tree: &Path, name: &str, dir: &Path) -> Result<(Hash, String)> {
+    check_store_name(name)?;
+    let nar_dir = dir.join("nar");
+    std::fs::create_dir_all(&nar_dir)?;
+    std::fs::write(dir.join("nix-cache-info"), format!("StoreDir: {STORE_DIR}\n"))?;
+    let nar_file = nar_dir.join(format!("{name}.nar"));
+    let mut out = io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&nar_file)?);
+    let (hash, size) = dump(tree, &mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    let path = fixed_output_path(&hash, name)?;
+    let hash32 = nix32(&hash);
+    let narinfo = format!(
+        "StorePath: {path}\nURL: nar/{name}.nar\nCompression: none\nFileHash: sha256:{hash32}\nFileSize: {size}\n\
+         NarHash: sha256:{hash32}\nNarSize: {size}\nReferences: \nCA: fixed:r:sha256:{hash32}\n"
+    );
+    let hash_part = &path[STORE_DIR.len() + 1..STORE_DIR.len() + 33];
+    std::fs::write(dir.join(format!("{hash_part}.narinfo")), narinfo)?;
+    Ok((hash, path))
 }
 
 const NIX32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";

@@ -286,13 +286,13 @@ fn without_nix_the_expression_is_still_printed() {
     let run = env.run(&["--debug", "fetch", "acme/tiny-ds"]).ok();
     let commit = fixtures::tiny_dataset().commits[0].sha.clone();
     assert_eq!(run.stdout, expression(&run, "fetchDataset", "datasets/acme/tiny-ds", &commit, None));
-    assert!(run.stderr.contains("nix-hug: debug: $ nix-store --add-fixed --recursive sha256 "), "{}", run.stderr);
+    assert!(run.stderr.contains("nix-hug: debug: $ nix --version\n"), "{}", run.stderr);
     let hash = run.stdout.lines().find_map(|l| l.strip_prefix("  fileTreeHash = \"")?.strip_suffix("\";")).unwrap();
-    let nar_line = format!("/hf-dataset-acme-tiny-ds-{commit}: {hash}\n");
-    assert!(run.stderr.contains("nix-hug: debug: nar sha256 of ") && run.stderr.contains(&nar_line), "{}", run.stderr);
+    let nar_line = format!("nix-hug: debug: nar sha256 of hf-dataset-acme-tiny-ds-{commit}: {hash}\n");
+    assert!(run.stderr.contains(&nar_line), "{}", run.stderr);
     assert!(run.stderr.contains("nix-hug: debug: GET "), "each request is shown: {}", run.stderr);
     assert!(
-        run.stderr.contains("nix-hug: warning: could not add the output to the Nix store: nix-store is not on PATH"),
+        run.stderr.contains("nix-hug: warning: could not add the output to the Nix store: nix is not on PATH"),
         "{}",
         run.stderr
     );
@@ -520,7 +520,8 @@ fn adds_the_output_to_the_store() {
     let v = run.json();
     let store_path = v["storePath"].as_str().unwrap_or_else(|| panic!("no storePath:\n{}", run.stderr));
     assert!(Path::new(store_path).join("models--acme--tiny-bert").is_dir(), "{store_path}");
-    assert!(run.stderr.contains("nix-hug: debug: $ nix-store --add-fixed --recursive sha256 "), "{}", run.stderr);
+    let import = "nix-hug: debug: $ nix --extra-experimental-features nix-command copy --from 'file://";
+    assert!(run.stderr.contains(import), "imported from a one-path binary cache:\n{}", run.stderr);
     assert!(run.stderr.contains(&format!("nix-hug: added {store_path}\n")), "{}", run.stderr);
     assert!(store_path.ends_with(&format!("-hf-model-acme-tiny-bert-{}", main_commit())), "{store_path}");
 

@@ -228,7 +228,6 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
             progress(Event::Bytes(chunk.len() as u64));
         })
     })?;
-    out.sync_all()?;
     hasher.verify(&job.expected)
 }
 

@@ -55,7 +55,8 @@ pub fn write_binary_cache(tree: &Path, name: &str, dir: &Path) -> Result<(Hash, 
     let nar_file = nar_dir.join(format!("{name}.nar"));
     let mut out = io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&nar_file)?);
     let (hash, size) = dump(tree, &mut out)?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    // No fsync: the cache is read by `nix copy` right away and thrown away after.
+    out.into_inner().map_err(|e| e.into_error())?;
     let path = fixed_output_path(&hash, name)?;
     let hash32 = nix32(&hash);
     let narinfo = format!(

@@ -48,7 +48,8 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new() -> Result<TempDir> {
         use std::os::unix::fs::DirBuilderExt;
-        let base = std::env::temp_dir();
+        // Absolute, so the folder can be named in a file:// URL even when TMPDIR is relative.
+        let base = std::path::absolute(std::env::temp_dir())?;
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         for attempt in 0..100u32 {
             let dir = base.join(format!("nix-hug-{}-{:x}", std::process::id(), nanos + u128::from(attempt)));

@@ -49,16 +49,30 @@ pub fn nix(r: &FetchResult) -> String {
     out
 }
 
+/// The fields every `--json` object starts with: which repo, at which commit.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoFields<'a> {
+    url: String,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    repo_id: String,
+    rev: &'a str,
+}
+
+impl<'a> RepoFields<'a> {
+    pub fn new(repo: &Repo, rev: &'a str) -> RepoFields<'a> {
+        RepoFields { url: repo.url(), kind: repo.kind.as_str(), repo_id: repo.to_string(), rev }
+    }
+}
+
 /// The `--json` object, pretty-printed, with a final newline.
 pub fn json(r: &FetchResult) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Json<'a> {
-        url: String,
-        #[serde(rename = "type")]
-        kind: &'a str,
-        repo_id: String,
-        rev: &'a str,
+        #[serde(flatten)]
+        repo: RepoFields<'a>,
         filters: &'a Filters,
         file_tree_hash: &'a str,
         store_path: Option<&'a str>,
@@ -66,10 +80,7 @@ pub fn json(r: &FetchResult) -> String {
         bytes: u64,
     }
     let value = Json {
-        url: r.repo.url(),
-        kind: r.repo.kind.as_str(),
-        repo_id: r.repo.to_string(),
-        rev: &r.rev,
+        repo: RepoFields::new(&r.repo, &r.rev),
         filters: &r.filters,
         file_tree_hash: &r.file_tree_hash,
         store_path: r.store_path.as_deref(),

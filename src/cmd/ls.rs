@@ -9,7 +9,7 @@ use crate::cli::LsArgs;
 use crate::error::Result;
 use crate::hub::Entry;
 use crate::pipeline::Plan;
-use crate::render::human_size;
+use crate::render::{RepoFields, human_size};
 use serde::Serialize;
 
 pub fn run(args: &LsArgs) -> Result<()> {
@@ -63,21 +63,15 @@ fn json(plan: &Plan) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Json<'a> {
-        url: String,
-        #[serde(rename = "type")]
-        kind: &'a str,
-        repo_id: String,
-        rev: &'a str,
+        #[serde(flatten)]
+        repo: RepoFields<'a>,
         files: Vec<File<'a>>,
         taken: Count,
         total: Count,
     }
     let rows = rows(plan);
     let value = Json {
-        url: plan.repo.url(),
-        kind: plan.repo.kind.as_str(),
-        repo_id: plan.repo.to_string(),
-        rev: &plan.commit,
+        repo: RepoFields::new(&plan.repo, &plan.commit),
         taken: Count { files: plan.files.len(), bytes: plan.bytes() },
         total: Count { files: rows.len(), bytes: rows.iter().map(|(e, _)| e.size).sum() },
         files: rows

@@ -56,6 +56,7 @@ pub fn cache() -> Result<()> {
     let how = if optional("copy").is_some() { Merge::Copy } else { Merge::Link };
     std::fs::create_dir_all(&out)?;
     layout::merge(&inputs, &out, how).context("building the cache")?;
-    info!("cache of {} fetch outputs ready", inputs.len());
+    let plural = if inputs.len() == 1 { "" } else { "s" };
+    info!("cache of {} fetch output{plural} ready", inputs.len());
     Ok(())
 }

@@ -146,7 +146,13 @@ pub fn check_store_name(name: &str) -> Result<()> {
         && name.len() <= 207
         && !name.starts_with('.')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-._?=".contains(&b));
-    if ok { Ok(()) } else { Err(usage(format!("{name:?} is not a valid Nix store name"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "{name:?} is not a valid Nix store name (at most 207 characters among A-Za-z0-9+-._?=, not starting with '.')"
+        )))
+    }
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -33,11 +33,13 @@ pub fn print_result(result: &FetchResult, json: bool) -> Result<()> {
 /// store. Without Nix, the result has no store path.
 pub fn fetch(args: &FetchArgs) -> Result<FetchResult> {
     let (hub, plan) = resolve::plan(&args.target)?;
+    // Checked before downloading anything: Nix would refuse the expression's name as well.
+    let name = plan.repo.store_name(&plan.commit);
+    nar::check_store_name(&name)?;
     info!("fetching {}, {}", files(plan.files.len()), size(plan.bytes()));
 
     let tmp = TempDir::new()?;
     // `nix-store --add-fixed` names the store path after the folder, so the folder gets the store name.
-    let name = plan.repo.store_name(&plan.commit);
     let out = tmp.path().join(&name);
     let progress = Progress::new(plan.bytes());
     let reused = AtomicUsize::new(0);

@@ -3,13 +3,10 @@ Nix's view of an output: the streaming NAR sha256 of a folder, hash encodings (S
 store path of a recursive sha256 fixed-output derivation. Pure computation: never a subprocess.
 */
 
-use crate::error::{Context, Error, Kind, Result, usage};
+use crate::error::{Error, Kind, Result, usage};
 use sha2::{Digest, Sha256};
-use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub type Hash = [u8; 32];
 
@@ -27,7 +24,6 @@ fn dump(path: &Path, out: impl io::Write) -> Result<(Hash, u64)> {
     let mut encoder = nix_nar::Encoder::builder(path).internal_buffer_size(1 << 20).build().map_err(nar_error)?;
     let mut tee = HashingWriter { hasher: Sha256::new(), out };
     let size = io::copy(&mut encoder, &mut tee)?;
-    io::Write::flush(&mut tee)?;
     Ok((tee.hasher.finalize().into(), size))
 }
 
@@ -47,62 +43,29 @@ impl<W: io::Write> io::Write for HashingWriter<W> {
     }
 }
 
-/// A binary cache holding one path, `tree` as the recursive sha256 fixed-output path `name`, for
-/// `nix copy --from`: `nix-cache-info`, a narinfo whose `CA` field lets Nix take the path without a
-/// signature, and, where the NAR would be, a named pipe. The NAR is never written to disk: `stream`
-/// serialises the tree into the pipe while Nix reads it, after one pass that hashed it for the narinfo.
-pub struct PipeCache {
-    fifo: PathBuf,
-    pub hash: Hash,
-    pub store_path: String,
-}
-
-impl PipeCache {
-    pub fn create(tree: &Path, name: &str, dir: &Path) -> Result<PipeCache> {
-        check_store_name(name)?;
-        let (hash, size) = dump(tree, io::sink())?;
-        let store_path = fixed_output_path(&hash, name)?;
-        std::fs::create_dir_all(dir.join("nar"))?;
-        std::fs::write(dir.join("nix-cache-info"), format!("StoreDir: {STORE_DIR}\n"))?;
-        let hash32 = nix32(&hash);
-        let narinfo = format!(
-            "StorePath: {store_path}\nURL: nar/{name}.nar\nCompression: none\nFileHash: sha256:{hash32}\n\
-             FileSize: {size}\nNarHash: sha256:{hash32}\nNarSize: {size}\nReferences: \nCA: fixed:r:sha256:{hash32}\n"
-        );
-        let hash_part = &store_path[STORE_DIR.len() + 1..STORE_DIR.len() + 33];
-        std::fs::write(dir.join(format!("{hash_part}.narinfo")), narinfo)?;
-        let fifo = dir.join("nar").join(format!("{name}.nar"));
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes())
-            .map_err(|_| Error::new(Kind::Io, format!("{}: NUL in path", fifo.display())))?;
-        // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
-        if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
-            return Err(Error::from(io::Error::last_os_error()).context(fifo.display()));
-        }
-        Ok(PipeCache { fifo, hash, store_path })
-    }
-
-    /// Serialises `tree` into the pipe once a reader opens it, checking `reading` (is Nix still running?)
-    /// while it waits: a Nix that has the path already, or failed, never opens it.
-    pub fn stream(&self, tree: &Path, reading: &mut dyn FnMut() -> bool) -> Result<()> {
-        loop {
-            // Non-blocking, an open for writing fails until a reader is there, instead of hanging.
-            match OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&self.fifo) {
-                Ok(_) => break,
-                Err(e) if e.raw_os_error() == Some(libc::ENXIO) && reading() => {
-                    std::thread::sleep(std::time::Duration::from_millis(5))
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Ok(()),
-                Err(e) => return Err(Error::from(e).context(self.fifo.display())),
-            }
-        }
-        // The reader holds the pipe open now, so a blocking open returns at once.
-        let pipe = OpenOptions::new().write(true).open(&self.fifo).with_context(|| self.fifo.display())?;
-        let (hash, _) = dump(tree, io::BufWriter::with_capacity(1 << 16, pipe))?;
-        if hash != self.hash {
-            return Err(Error::new(Kind::Integrity, format!("{} changed while Nix was reading it", tree.display())));
-        }
-        Ok(())
-    }
+/// Writes `dir` as a binary cache holding one path: `tree` as the recursive sha256 fixed-output path
+/// `name` (`nix-cache-info`, the uncompressed NAR, and a narinfo whose `CA` field lets Nix take it without
+/// a signature). The tree is read once: the NAR is hashed as it is written. Returns the NAR hash and the
+/// store path.
+pub fn write_binary_cache(tree: &Path, name: &str, dir: &Path) -> Result<(Hash, String)> {
+    check_store_name(name)?;
+    let nar_dir = dir.join("nar");
+    std::fs::create_dir_all(&nar_dir)?;
+    std::fs::write(dir.join("nix-cache-info"), format!("StoreDir: {STORE_DIR}\n"))?;
+    let nar_file = nar_dir.join(format!("{name}.nar"));
+    let mut out = io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&nar_file)?);
+    let (hash, size) = dump(tree, &mut out)?;
+    // No fsync: the cache is read by `nix copy` right away and thrown away after.
+    out.into_inner().map_err(|e| e.into_error())?;
+    let path = fixed_output_path(&hash, name)?;
+    let hash32 = nix32(&hash);
+    let narinfo = format!(
+        "StorePath: {path}\nURL: nar/{name}.nar\nCompression: none\nFileHash: sha256:{hash32}\nFileSize: {size}\n\
+         NarHash: sha256:{hash32}\nNarSize: {size}\nReferences: \nCA: fixed:r:sha256:{hash32}\n"
+    );
+    let hash_part = &path[STORE_DIR.len() + 1..STORE_DIR.len() + 33];
+    std::fs::write(dir.join(format!("{hash_part}.narinfo")), narinfo)?;
+    Ok((hash, path))
 }
 
 const NIX32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";

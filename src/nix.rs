@@ -7,7 +7,7 @@ the command line and the tail of its stderr. The sandbox builder never comes her
 use crate::debug;
 use crate::error::{Error, Kind, Result};
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -62,17 +62,6 @@ pub fn copy_from(cache: &str, path: &str) -> Result<()> {
     nix(&["copy", "--from", cache, path])
 }
 
-/// `nix copy --from CACHE PATH` while `feed` writes what Nix reads from CACHE (a named pipe: see
-/// `nar::PipeCache`); `None` when there is no `nix` on `PATH`.
-pub fn copy_from_while(
-    cache: &str,
-    path: &str,
-    feed: impl FnOnce(&mut dyn FnMut() -> bool) -> Result<()>,
-) -> Result<Option<()>> {
-    let args = ["--extra-experimental-features", "nix-command", "copy", "--from", cache, path].map(OsStr::new);
-    Ok(run_during("nix", &args, feed)?.map(|_| ()))
-}
-
 /// A `nix` subcommand, which Nix 2.8 only runs as an experimental feature.
 fn nix(args: &[&str]) -> Result<()> {
     let mut full = vec![OsStr::new("--extra-experimental-features"), OsStr::new("nix-command")];
@@ -86,47 +75,21 @@ fn nix(args: &[&str]) -> Result<()> {
 /// Runs a command and returns its stdout; `None` when the program is not on `PATH`. Its stderr is
 /// kept for the error when it fails, and shown under `--debug` when it succeeds.
 fn run(program: &str, args: &[&OsStr]) -> Result<Option<String>> {
-    run_during(program, args, |_| Ok(()))
-}
-
-/// `run`, doing `during` while the command runs; `during` is given a check that the command is still
-/// running. The command's own failure is the error to report, before whatever `during` met.
-fn run_during(
-    program: &str,
-    args: &[&OsStr],
-    during: impl FnOnce(&mut dyn FnMut() -> bool) -> Result<()>,
-) -> Result<Option<String>> {
     let line = command_line(program, args);
     debug!("$ {line}");
-    let spawned =
-        Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
+    let output = match Command::new(program).args(args).stdin(Stdio::null()).output() {
+        Ok(output) => output,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::new(Kind::Nix, format!("running `{line}`")).with_source(e)),
     };
-    // Both streams are drained on their own threads, so a chatty command never blocks on a full pipe.
-    let drain = |stream: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            stream.map(|mut s| s.read_to_end(&mut bytes));
-            bytes
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let done = during(&mut || matches!(child.try_wait(), Ok(None)));
-    let status = child.wait().map_err(|e| Error::new(Kind::Nix, format!("waiting for `{line}`")).with_source(e))?;
-    let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
-    let stderr = String::from_utf8_lossy(&stderr);
-    if !status.success() {
-        return Err(Error::new(Kind::Nix, format!("`{line}` failed ({status}): {}", tail(&stderr))));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(Error::new(Kind::Nix, format!("`{line}` failed ({}): {}", output.status, tail(&stderr))));
     }
-    done?;
     for l in stderr.lines().filter(|l| !l.trim().is_empty()) {
         debug!("{program}: {l}");
     }
-    String::from_utf8(stdout)
+    String::from_utf8(output.stdout)
         .map(Some)
         .map_err(|_| Error::new(Kind::Nix, format!("`{line}` printed something that is not UTF-8")))
 }

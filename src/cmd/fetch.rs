@@ -8,6 +8,7 @@ same way.
 use super::{TempDir, persisted, print, resolve};
 use crate::cli::FetchArgs;
 use crate::download::{Event, Options};
+use crate::error::Context;
 use crate::error::{Error, Kind, Result};
 use crate::nar::Hash;
 use crate::persist::Config;
@@ -80,16 +81,20 @@ pub fn fetch(args: &FetchArgs) -> Result<FetchResult> {
     })
 }
 
-/// Hashes the output and puts it into the store (`None` without Nix). The fast way is `nix copy` from a
-/// one-path binary cache whose NAR is streamed through a named pipe, never written to disk: Nix 2.8's
-/// `nix-store --add-fixed` takes about twice as long for the same path. When no `file://` URL can name
-/// the temporary folder, `nix-store --add-fixed` reads the output while we hash it.
+/// Hashes the output and puts it into the store (`None` without Nix). The fast way writes the NAR once,
+/// hashing it on the way, as a one-path binary cache that `nix copy` imports: Nix 2.8's
+/// `nix-store --add-fixed` takes about twice as long for the same path. When no `file://` URL can name the
+/// temporary folder, `nix-store --add-fixed` reads the output while we hash it.
 fn add_to_store(out: &Path, name: &str, tmp: &Path) -> Result<(Hash, Option<String>)> {
-    let cache_dir = tmp.join("cache");
-    if let Some(url) = persist::cache_url(&cache_dir) {
-        let cache = nar::PipeCache::create(out, name, &cache_dir)?;
-        let added = nix::copy_from_while(&url, &cache.store_path, |reading| cache.stream(out, reading))?;
-        return Ok((cache.hash, added.map(|()| cache.store_path)));
+    let cache = tmp.join("cache");
+    if let Some(url) = persist::cache_url(&cache)
+        && nix::version()?.is_some()
+    {
+        let (hash, path) = nar::write_binary_cache(out, name, &cache)?;
+        // The NAR holds the output now: free the disk before Nix writes a third copy.
+        std::fs::remove_dir_all(out).with_context(|| out.display())?;
+        nix::copy_from(&url, &path)?;
+        return Ok((hash, Some(path)));
     }
     let (hash, added) = std::thread::scope(|s| {
         let hashing = s.spawn(|| nar::nar_sha256(out));

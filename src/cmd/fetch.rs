@@ -39,7 +39,7 @@ pub fn fetch(args: &FetchArgs) -> Result<FetchResult> {
     info!("fetching {}, {}", files(plan.files.len()), size(plan.bytes()));
 
     let tmp = TempDir::new()?;
-    // `nix-store --add-fixed` names the store path after the folder, so the folder gets the store name.
+    // Named like the store path: `nix-store --add-fixed`, the fallback, takes the name from the folder.
     let out = tmp.path().join(&name);
     let progress = Progress::new(plan.bytes());
     let reused = AtomicUsize::new(0);

@@ -14,6 +14,8 @@ pub enum Kind {
     Network,
     Auth,
     NotFound,
+    /// The repository exists, the branch, tag or commit asked for does not.
+    NoSuchRevision,
     /// Content that does not match its hash, or an unsafe listing from the network.
     Integrity,
     Nix,

@@ -18,8 +18,6 @@ pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const MAX_REDIRECTS: usize = 10;
 /// Bound on a JSON answer; a tree page of 1,000 entries is well under 1 MiB.
 const MAX_JSON: u64 = 256 << 20;
-/// The message of a `RevisionNotFound` answer: the repo exists, the ref does not.
-pub const NO_SUCH_REVISION: &str = "no such branch, tag or commit";
 
 /// A Hub access token. Its `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -303,7 +301,7 @@ pub fn check_status(resp: &Response<ureq::Body>, repo: &Repo, url: &str) -> Resu
                 repo.kind.url_prefix()
             ),
         ),
-        (_, "RevisionNotFound") => Error::new(Kind::NotFound, NO_SUCH_REVISION),
+        (_, "RevisionNotFound") => Error::new(Kind::NoSuchRevision, "no such branch, tag or commit"),
         (_, "EntryNotFound") => Error::new(Kind::NotFound, "no such file at this commit".to_owned()),
         (404, _) | (401, _) | (_, "RepoNotFound") => Error::new(
             Kind::NotFound,

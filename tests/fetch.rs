@@ -125,7 +125,7 @@ fn resolves_refs_and_reports_unknown_ones() {
     assert!(hub.requests().iter().any(|r| r.target.ends_with("/revision/refs%2Fpr%2F1")));
 
     let err = client.revision(&model, "nope").unwrap_err();
-    assert_eq!(err.kind(), Kind::NotFound);
+    assert_eq!(err.kind(), Kind::NoSuchRevision);
     let err = client.revision(&repo(RepoType::Model, "acme/missing"), "main").unwrap_err();
     assert_eq!(err.kind(), Kind::NotFound);
     assert!(err.to_string().contains("model acme/missing not found") && err.to_string().contains("HF_TOKEN"), "{err}");

@@ -43,12 +43,12 @@ fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, String)> {
         let repo = url.with_kind(kind);
         match hub.revision(&repo, rev) {
             Ok(commit) => return Ok((repo, commit)),
-            Err(e) if e.kind() == Kind::NotFound => errors.push((repo, e)),
+            Err(e) if matches!(e.kind(), Kind::NotFound | Kind::NoSuchRevision) => errors.push((repo, e)),
             Err(e) => return Err(e),
         }
     }
     // A repo that exists without that ref is the answer to report; else the repo is nowhere.
-    if let Some((repo, _)) = errors.iter().find(|(_, e)| e.message() == hub::NO_SUCH_REVISION) {
+    if let Some((repo, _)) = errors.iter().find(|(_, e)| e.kind() == Kind::NoSuchRevision) {
         return Err(Error::new(
             Kind::NotFound,
             format!("{} {repo} has no branch, tag or commit {rev:?}", repo.kind.as_str()),

@@ -183,16 +183,7 @@ fn run_task(
             if file.ranges_left.fetch_sub(1, Ordering::AcqRel) != 1 {
                 return Ok(());
             }
-            let mut hasher = Hasher::new(&job.expected, job.size);
-            let mut f = File::open(&file.tmp)?;
-            loop {
-                let n = f.read(buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-            hasher.verify(&job.expected)?;
+            hash_file(&file.tmp, job, buf, |_| Ok(()))?;
         }
     }
     fs::rename(&file.tmp, &job.dest).with_context(|| job.dest.display().to_string())?;
@@ -234,23 +225,28 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
 /// Copies a local file that should hold the same content, verifying it like a download; a copy that
 /// does not verify (changed, truncated) is simply not used.
 fn copy_local(local: &Path, job: &Job, tmp: &Path, buf: &mut [u8]) -> Result<()> {
-    let mut hasher = Hasher::new(&job.expected, job.size);
-    let mut input = File::open(local)?;
     let mut out = File::create(tmp)?;
+    let verified = hash_file(local, job, buf, |chunk| out.write_all(chunk));
+    match &verified {
+        Ok(()) => debug!("{}: copied from {}", job.name, local.display()),
+        Err(e) => debug!("{}: not using {}: {e}", job.name, local.display()),
+    }
+    verified
+}
+
+/// Reads a whole file, checking it against the job's hash and handing each chunk to `sink` on the way.
+fn hash_file(path: &Path, job: &Job, buf: &mut [u8], mut sink: impl FnMut(&[u8]) -> std::io::Result<()>) -> Result<()> {
+    let mut hasher = Hasher::new(&job.expected, job.size);
+    let mut input = File::open(path)?;
     loop {
         let n = input.read(buf)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
+        sink(&buf[..n])?;
     }
-    let verified = hasher.verify(&job.expected);
-    match &verified {
-        Ok(()) => debug!("{}: copied from {}", job.name, local.display()),
-        Err(e) => debug!("{}: not using {}: {e}", job.name, local.display()),
-    }
-    verified
+    hasher.verify(&job.expected)
 }
 
 /// Fetches bytes `start..=end` of a file into their place in the preallocated temporary file.

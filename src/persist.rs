@@ -154,13 +154,12 @@ pub fn describe_filters(filters: &Filters) -> String {
 /// The entries of the repository `url` names, at commits starting with `rev` when given. A bare
 /// `org/repo` names models if any entry is one, else datasets, as `fetch` looks it up on the Hub.
 pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> Vec<&'a Entry> {
-    let id = format!("{}/{}", url.org, url.name);
     let rev = rev.map(str::to_ascii_lowercase);
     let kinds = url.kind.map_or(vec![RepoType::Model, RepoType::Dataset], |k| vec![k]);
     kinds
         .into_iter()
         .map(|kind| {
-            let of = |e: &&Entry| e.repo_id == id && e.kind == kind.as_str();
+            let of = |e: &&Entry| e.repo_id == url.id && e.kind == kind.as_str();
             entries.iter().filter(of).filter(|e| rev.as_ref().is_none_or(|r| e.rev.starts_with(r.as_str()))).collect()
         })
         .find(|found: &Vec<&Entry>| !found.is_empty())

@@ -59,10 +59,9 @@ fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, String)> {
         _ => Err(Error::new(
             Kind::NotFound,
             format!(
-                "neither a model nor a dataset {}/{} exists at {} (a private or gated repo needs a token \
+                "neither a model nor a dataset {} exists at {} (a private or gated repo needs a token \
                  with access: set HF_TOKEN or log in with `hf auth login`)",
-                url.org,
-                url.name,
+                url.id,
                 hub.endpoint()
             ),
         )),

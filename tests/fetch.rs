@@ -241,6 +241,7 @@ fn unsafe_listings_are_refused_before_writing() {
             }],
             refs: vec![("main".into(), sha.clone())],
             token: None,
+            old_ids: Vec::new(),
         };
         let hub = Hub::start(vec![fixture]);
         let err = fetch_with(

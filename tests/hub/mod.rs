@@ -50,6 +50,10 @@ pub enum Mode {
     Real,
 }
 
+impl Mode {
+    pub const ALL: [Mode; 2] = [Mode::Plain, Mode::Real];
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Model,

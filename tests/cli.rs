@@ -4,7 +4,7 @@
 mod hub;
 mod support;
 
-use hub::{Fault, Hub, fixtures};
+use hub::{Fault, Hub, Mode, fixtures};
 use nix_hug::download::Options;
 use nix_hug::filter::Filters;
 use nix_hug::repo::{Repo, RepoType};
@@ -562,4 +562,94 @@ fn the_printed_expression_builds_with_the_hub_stopped() {
     let built = support::build_expression(env.root.path(), &run.stdout)
         .unwrap_or_else(|e| panic!("building {}:\n{e}", run.stdout));
     assert_eq!(built, store_path);
+}
+
+/// Answered as huggingface.co answers (redirects to the resolve cache and to a signed CDN URL, opaque
+/// tree cursors, `xetHash`, rate-limit headers), `fetch` and `ls` print exactly what they print
+/// against the plain Hub.
+#[test]
+fn the_real_hub_gives_the_same_results() {
+    let hubs = Mode::ALL.map(|mode| Hub::start_in(mode, fixtures::all()));
+    let cases: &[&[&str]] = &[
+        &["fetch", "acme/tiny-bert"],
+        &["fetch", "acme/tiny-ds", "--json"],
+        &["fetch", "acme/tiny-bert", "--include", "*.safetensors", "--ref", "v1.0"],
+        &["fetch", "acme/many-files", "--exclude", "d0*"],
+        &["fetch", "acme/gated"],
+        &["ls", "acme/tiny-bert", "--exclude", "onnx/*"],
+        &["ls", "acme/many-files", "--json"],
+    ];
+    for args in cases {
+        let [plain, real] =
+            [&hubs[0], &hubs[1]].map(|hub| Env::new(hub).var("HF_TOKEN", "hf_testtoken").run(args).ok());
+        assert_eq!(real.stdout, plain.stdout, "{args:?}");
+        assert_eq!(real.stderr, plain.stderr, "{args:?}");
+    }
+    let real = hubs[1].requests();
+    assert!(real.iter().any(|r| r.status == 307 && r.target.contains("/resolve/")), "small files were redirected");
+    assert!(real.iter().any(|r| r.target.starts_with("/api/resolve-cache/")), "and fetched from the resolve cache");
+    assert!(real.iter().any(|r| r.target.contains("cursor=")), "the listing was paged");
+    // The only refusal is the model lookup of the bare dataset id.
+    let refused: Vec<_> = real.iter().filter(|r| r.status >= 400).map(|r| r.target.as_str()).collect();
+    assert_eq!(refused, ["/api/models/acme/tiny-ds/revision/main"]);
+}
+
+/// The token goes to the Hub host only (and along its same-host redirects), never to the CDN, and
+/// never into `--debug` output.
+#[test]
+fn the_token_stays_with_the_hub() {
+    let hub = Hub::start_in(Mode::Real, fixtures::all());
+    let env = Env::new(&hub).var("HF_TOKEN", "hf_testtoken");
+    for args in [&["--debug", "fetch", "acme/gated"][..], &["--debug", "ls", "acme/gated"]] {
+        let run = env.run(args).ok();
+        assert!(!run.stderr.contains("hf_testtoken") && !run.stdout.contains("hf_testtoken"), "{}", run.stderr);
+        assert!(run.stderr.contains("(with token)"), "{}", run.stderr);
+    }
+    let cdn = hub.cdn();
+    let (to_cdn, to_hub): (Vec<_>, Vec<_>) = hub.requests().into_iter().partition(|r| cdn.ends_with(&r.host));
+    assert!(!to_cdn.is_empty() && to_cdn.iter().all(|r| r.authorization.is_none()), "{to_cdn:?}");
+    assert!(to_hub.iter().any(|r| r.target.starts_with("/api/resolve-cache/")), "{to_hub:?}");
+    assert!(to_hub.iter().all(|r| r.authorization.as_deref() == Some("Bearer hf_testtoken")), "{to_hub:?}");
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn waits_out_the_rate_limit_and_says_so() {
+    let hub = Hub::start_in(Mode::Real, fixtures::all());
+    hub.inject(Fault::RateLimit { path: "config.json".into(), reset: 2 });
+    let start = std::time::Instant::now();
+    let run = Env::new(&hub).run(&["fetch", "acme/tiny-bert", "--file", "config.json"]).ok();
+    assert!(start.elapsed() >= std::time::Duration::from_secs(2));
+    let waits: Vec<&str> = run.stderr.lines().filter(|l| l.contains("rate limited")).collect();
+    assert_eq!(waits.len(), 1, "{}", run.stderr);
+    assert!(waits[0].contains("the Hub's quota resets in 2s; retrying in 2.0s"), "{}", waits[0]);
+    assert_eq!(hub.requests().iter().filter(|r| r.status == 429).count(), 1);
+}
+
+/// `gpt2` (an alias of `openai-community/gpt2` on the Hub) in each URL form: the printed expression
+/// keeps `gpt2`, whose cache folder is the one `from_pretrained("gpt2")` looks up, and says the new id.
+#[test]
+fn legacy_ids_keep_the_id_given() {
+    let hub = Hub::start_in(Mode::Real, fixtures::all());
+    let env = Env::new(&hub);
+    let commit = fixtures::gpt2().commits[0].sha.clone();
+    let run = env.run(&["fetch", "gpt2"]).ok();
+    assert_eq!(run.stdout, expression(&run, "fetchModel", "gpt2", &commit, None));
+    assert!(
+        run.stderr.contains("nix-hug: model gpt2 is now openai-community/gpt2 on the Hub (the old id redirects there)"),
+        "{}",
+        run.stderr
+    );
+    for form in ["hf:gpt2", "https://huggingface.co/gpt2", "https://hf.co/gpt2/tree/main"] {
+        assert_eq!(env.run(&["fetch", form]).ok().stdout, run.stdout, "{form}");
+    }
+    let new = env.run(&["fetch", "openai-community/gpt2"]).ok();
+    assert!(!new.stderr.contains("is now"), "{}", new.stderr);
+    assert_ne!(new.stdout.lines().nth_back(1), run.stdout.lines().nth_back(1), "another cache folder, another hash");
+
+    let json = env.run(&["fetch", "squad", "--json"]).ok().json();
+    assert_eq!(
+        (&json["url"], &json["type"], &json["repoId"]),
+        (&"datasets/squad".into(), &"dataset".into(), &"squad".into())
+    );
 }

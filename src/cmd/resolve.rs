@@ -32,8 +32,8 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
     }
     if let Some(id) = revision.id.filter(|id| *id != repo.id) {
         info!(
-            "{kind} {repo} is now {id} on the Hub, which redirects the old id; keeping {repo}, the id code loads it \
-             by (cache folder {}); fetch {id} to pin the new id instead",
+            "{kind} {repo} is now {id} on the Hub (the old id redirects there); the expression keeps {repo}, so code \
+             that loads {repo} finds it in the cache ({}); fetch {id} to pin the new id",
             repo.folder()
         );
     }

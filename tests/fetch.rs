@@ -303,6 +303,25 @@ fn large_files_download_as_ranges_from_the_redirect_target() {
     }
 }
 
+/// The real CDN's signed URLs expire; a long ranged download asks the Hub for a fresh one.
+#[test]
+fn ranges_outlive_the_signed_url_they_started_with() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let hub = Hub::start_in(Mode::Real, vec![fixture.clone()]);
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    hub.inject(Fault::ExpireCdnUrls { path: "onnx/model.onnx".into() });
+    let opts = Options { jobs: 1, chunk: 1000, ..Options::default() };
+    let files = Filters { files: vec!["onnx/model.onnx".into()], ..Default::default() };
+    let out = fetch_with(&hub, None, &model, &commit, &files, opts).unwrap();
+    assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |f| f.path == "onnx/model.onnx"));
+    let cdn = hub.cdn();
+    let refused: Vec<_> = hub.requests().into_iter().filter(|r| cdn.ends_with(&r.host) && r.status == 403).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let resolved = hub.requests().iter().filter(|r| r.target.contains("/resolve/")).count();
+    assert_eq!(resolved, 2, "resolved once more for a fresh URL");
+}
+
 #[test]
 fn unsafe_listings_are_refused_before_writing() {
     for bad in ["../escape.txt", "/etc/passwd", "a/../../b", "dir\\file", "a//b"] {

@@ -544,6 +544,12 @@ fn real_hub_lfs_files_redirect_to_a_signed_cdn_url() {
     ] {
         assert_eq!(get(&bad).status, 403, "{bad}");
     }
+    // Once expired, the URL is refused; a new redirect gives a fresh one.
+    hub.inject(Fault::ExpireCdnUrls { path: "data/train.parquet".into() });
+    assert_eq!(get(&signed).status, 200, "the request that expires them is answered");
+    assert_eq!(get(&signed).status, 403);
+    let fresh = send(&raw(), "GET", &url, &[]).header("location").to_owned();
+    assert_eq!(get(&fresh).status, 200);
 }
 
 #[test]

@@ -125,6 +125,9 @@ pub enum Fault {
     /// Spend the quota: from a request matching `path` on, every request to the Hub host gets a 429
     /// carrying only `RateLimit: "api";r=0;t=<seconds left>` (no `Retry-After`), for `reset` seconds.
     RateLimit { path: String, reset: u64 },
+    /// Real-Hub mode: once the CDN has answered a request matching `path`, the signed URLs handed
+    /// out so far expire (later ones are fine), as they do on the real CDN during a long download.
+    ExpireCdnUrls { path: String },
 }
 
 impl Kind {
@@ -227,7 +230,7 @@ impl Hub {
         let state = Arc::new(State {
             repos: repos.into_iter().map(|r| Served::new(r, mode)).collect(),
             mode,
-            secret: fake_sha(&format!("cdn secret of {endpoint}")),
+            secret: Mutex::new(fake_sha(&format!("cdn secret of {endpoint}"))),
             started: Instant::now(),
             window: Mutex::default(),
             limited_until: Mutex::default(),
@@ -304,8 +307,8 @@ enum Role {
 struct State {
     repos: Vec<Served>,
     mode: Mode,
-    /// Signs the real-Hub mode's CDN URLs.
-    secret: String,
+    /// Signs the real-Hub mode's CDN URLs; a new one expires every URL signed before.
+    secret: Mutex<String>,
     started: Instant,
     /// The current rate-limit window (its number since `started`) and the requests counted in it.
     window: Mutex<(u64, u64)>,
@@ -510,6 +513,9 @@ fn respond<'a>(state: &'a State, role: Role, head: &Head) -> (Response<'a>, Opti
     let response = if role == Role::Api && response.status != 429 { state.quota_headers(response) } else { response };
     let has_body = head.method == "GET" && response.status / 100 == 2 && response.body.len() > 0;
     let fault = if has_body { state.take_body_fault(&names) } else { None };
+    if role == Role::Cdn && response.status / 100 == 2 {
+        state.expire_cdn_urls(&names);
+    }
     (response, fault)
 }
 
@@ -560,6 +566,17 @@ impl State {
             .header("RateLimit-Policy", format!("\"fixed window\";\"api\";q={QUOTA};w={WINDOW_SECS}"))
     }
 
+    /// Fires an `ExpireCdnUrls` fault matching `names`: a new signing secret.
+    fn expire_cdn_urls(&self, names: &[String]) {
+        let mut faults = self.faults.lock().unwrap();
+        if let Some(i) = faults.iter().position(|f| matches!(f, Fault::ExpireCdnUrls { path } if matches(names, path)))
+        {
+            faults.remove(i);
+            let mut secret = self.secret.lock().unwrap();
+            *secret = fake_sha(&secret);
+        }
+    }
+
     fn take_status_fault(&self, names: &[String]) -> Option<Response<'static>> {
         let mut faults = self.faults.lock().unwrap();
         let i = faults.iter().position(|f| match f {
@@ -580,7 +597,7 @@ impl State {
             Fault::DropMidBody { path } | Fault::CorruptByte { path } | Fault::CorruptAlways { path } => {
                 matches(names, path)
             }
-            Fault::Status { .. } | Fault::RateLimit { .. } => false,
+            Fault::Status { .. } | Fault::RateLimit { .. } | Fault::ExpireCdnUrls { .. } => false,
         })?;
         Some(match &faults[i] {
             Fault::CorruptAlways { .. } => BodyFault::Corrupt,
@@ -616,7 +633,7 @@ impl State {
         let sha = blob.lfs.as_ref().unwrap();
         match self.mode {
             Mode::Plain => content_response(blob, head).header("ETag", format!("\"{sha}\"")),
-            Mode::Real => match cdn::check(&self.secret, sha, query) {
+            Mode::Real => match cdn::check(&self.secret.lock().unwrap(), sha, query) {
                 Ok(()) => content_response(blob, head),
                 Err(why) => Response::new(403, Body::Owned(why.as_bytes().to_vec())),
             },
@@ -786,7 +803,7 @@ impl State {
             (Some(sha), mode) => {
                 let url = match mode {
                     Mode::Plain => format!("{}/cdn/{sha}?sig=x", self.cdn),
-                    Mode::Real => cdn::signed_url(&self.cdn, &self.secret, sha),
+                    Mode::Real => cdn::signed_url(&self.cdn, &self.secret.lock().unwrap(), sha),
                 };
                 let r = Response::redirect(302, url)
                     .header("X-Linked-Etag", format!("\"{sha}\""))

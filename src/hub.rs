@@ -241,10 +241,13 @@ impl Hub {
             return Ok(());
         }
         let code = header(resp, "x-error-code").unwrap_or("");
+        // The Hub also answers 401 for a repo that does not exist; these say the token is at fault.
+        let refused = code == "GatedRepo"
+            || header(resp, "x-error-message").is_some_and(|m| m.starts_with("Invalid credentials"));
         let token_help = "set HF_TOKEN (or log in with `hf auth login`) with a token that has access";
         let what = repo.kind.as_str();
         let err = match (status, code, &self.token) {
-            (401, _, Some(token)) => Error::new(
+            (401, _, Some(token)) if refused => Error::new(
                 Kind::Auth,
                 format!("the Hub refused {} (invalid or expired): set a valid one", token.described()),
             ),

@@ -263,6 +263,10 @@ impl Hub {
         self.state.cdn.clone()
     }
 
+    pub fn mode(&self) -> Mode {
+        self.state.mode
+    }
+
     /// Everything received so far, both hosts, in order.
     pub fn requests(&self) -> Vec<Request> {
         self.state.log.lock().unwrap().clone()

@@ -1,0 +1,68 @@
+//! The sandbox builder against a Hub answering as huggingface.co does (`hub::Mode::Real`): redirects
+//! to the resolve cache and to signed CDN URLs, opaque tree cursors, `xetHash` in the listing, and a
+//! legacy id that redirects to its new one. The output must be the one the plain Hub gives.
+
+mod hub;
+mod support;
+
+use hub::{Hub, Mode, fixtures};
+use nix_hug::download::Options;
+use nix_hug::filter::Filters;
+use nix_hug::hub::Hub as Client;
+use nix_hug::repo::{Repo, RepoType};
+use nix_hug::{nar, pipeline};
+use support::{nix, nix_build, nix_str, run};
+
+/// `fileTreeHash` of `id` at its only (or last) commit, fetched from `hub` outside the sandbox.
+fn hash_of(hub: &Hub, id: &str, commit: &str) -> String {
+    let repo = Repo::from_id(RepoType::Model, id).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().join(repo.store_name(commit));
+    let client = Client::new(&hub.endpoint(), None).unwrap();
+    let plan = pipeline::plan(&client, &repo, commit, &Filters::default()).unwrap();
+    pipeline::fetch(&client, &plan, &out, Options::default(), &|_| {}).unwrap();
+    nar::sri(&nar::nar_sha256(&out).unwrap())
+}
+
+#[test]
+#[ignore = "needs nix"]
+fn builds_the_same_output_from_the_real_hub() {
+    let hubs = Mode::ALL.map(|mode| Hub::start_in(mode, fixtures::all()));
+    let dir = tempfile::tempdir().unwrap();
+    for (id, fixture) in [("acme/tiny-bert", fixtures::tiny_bert()), ("gpt2", fixtures::gpt2())] {
+        let commit = fixture.commits.last().unwrap().sha.clone();
+        let hash = hash_of(&hubs[0], id, &commit);
+        let name = Repo::from_id(RepoType::Model, id).unwrap().store_name(&commit);
+        let expected = nar::fixed_output_path(&nar::parse_hash(&hash).unwrap(), &name).unwrap();
+        for hub in &hubs {
+            let file = dir.path().join("model.nix");
+            let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lib");
+            std::fs::write(
+                &file,
+                format!(
+                    "(import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }}).fetchModel \
+                     {{ url = {}; rev = \"{commit}\"; fileTreeHash = \"{hash}\"; endpoint = {}; }}\n",
+                    lib.display(),
+                    support::static_package().display(),
+                    nix_str(id),
+                    nix_str(&hub.endpoint())
+                ),
+            )
+            .unwrap();
+            // Built once (or already in the store, where other tests may be using it), then built
+            // again with --check: Nix runs the builder and requires the very same output.
+            assert_eq!(nix_build(&file, "").unwrap_or_else(|e| panic!("building {id}:\n{e}")), expected);
+            hub.clear_requests();
+            let check =
+                run(nix("nix-build").args(["--option", "sandbox", "true", "--no-out-link", "--check"]).arg(&file));
+            let stderr = String::from_utf8_lossy(&check.stderr);
+            assert!(check.status.success(), "nix-build --check of {id} against {:?}:\n{stderr}", hub.mode());
+            assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), expected, "{id}");
+            assert!(hub.requests().iter().any(|r| r.target.contains("/resolve/")), "{id}: built by downloading");
+        }
+        let real = hubs[1].requests();
+        assert!(real.iter().any(|r| r.target.starts_with("/api/resolve-cache/")), "{id}: {real:?}");
+        assert!(real.iter().any(|r| r.target.contains("X-Amz-Signature=")), "{id}: {real:?}");
+        assert!(real.iter().all(|r| r.status < 400), "{id}: {:?}", real.iter().find(|r| r.status >= 400));
+    }
+}

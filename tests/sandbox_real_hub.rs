@@ -13,13 +13,13 @@ use nix_hug::repo::{Repo, RepoType};
 use nix_hug::{nar, pipeline};
 use support::{nix, nix_build, nix_str, run};
 
-/// `fileTreeHash` of `id` at its only (or last) commit, fetched from `hub` outside the sandbox.
-fn hash_of(hub: &Hub, id: &str, commit: &str) -> String {
+/// `fileTreeHash` of `id` at `commit` with `filters`, fetched from `hub` outside the sandbox.
+fn hash_of(hub: &Hub, id: &str, commit: &str, filters: &Filters) -> String {
     let repo = Repo::from_id(RepoType::Model, id).unwrap();
     let out = tempfile::tempdir().unwrap();
     let out = out.path().join(repo.store_name(commit));
     let client = Client::new(&hub.endpoint(), None).unwrap();
-    let plan = pipeline::plan(&client, &repo, commit, &Filters::default()).unwrap();
+    let plan = pipeline::plan(&client, &repo, commit, filters).unwrap();
     pipeline::fetch(&client, &plan, &out, Options::default(), &|_| {}).unwrap();
     nar::sri(&nar::nar_sha256(&out).unwrap())
 }
@@ -29,9 +29,18 @@ fn hash_of(hub: &Hub, id: &str, commit: &str) -> String {
 fn builds_the_same_output_from_the_real_hub() {
     let hubs = Mode::ALL.map(|mode| Hub::start_in(mode, fixtures::all()));
     let dir = tempfile::tempdir().unwrap();
-    for (id, fixture) in [("acme/tiny-bert", fixtures::tiny_bert()), ("gpt2", fixtures::gpt2())] {
+    // Small and LFS files, and names to quote; a choice no other test builds, so that no other
+    // test deletes this output while it is being checked.
+    let files: Vec<String> =
+        ["config.json", "model.safetensors", "onnx/model.onnx", "with space.txt"].map(String::from).into();
+    let nix_files =
+        format!("filters = {{ files = [ {} ]; }};", files.iter().map(|f| nix_str(f)).collect::<Vec<_>>().join(" "));
+    for (id, fixture, filters, nix_filters) in [
+        ("acme/tiny-bert", fixtures::tiny_bert(), Filters { files, ..Default::default() }, nix_files.as_str()),
+        ("gpt2", fixtures::gpt2(), Filters::default(), ""),
+    ] {
         let commit = fixture.commits.last().unwrap().sha.clone();
-        let hash = hash_of(&hubs[0], id, &commit);
+        let hash = hash_of(&hubs[0], id, &commit, &filters);
         let name = Repo::from_id(RepoType::Model, id).unwrap().store_name(&commit);
         let expected = nar::fixed_output_path(&nar::parse_hash(&hash).unwrap(), &name).unwrap();
         for hub in &hubs {
@@ -41,7 +50,7 @@ fn builds_the_same_output_from_the_real_hub() {
                 &file,
                 format!(
                     "(import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }}).fetchModel \
-                     {{ url = {}; rev = \"{commit}\"; fileTreeHash = \"{hash}\"; endpoint = {}; }}\n",
+                     {{ url = {}; rev = \"{commit}\"; {nix_filters} fileTreeHash = \"{hash}\"; endpoint = {}; }}\n",
                     lib.display(),
                     support::static_package().display(),
                     nix_str(id),

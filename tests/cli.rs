@@ -600,7 +600,12 @@ fn the_real_hub_gives_the_same_results() {
 fn the_token_stays_with_the_hub() {
     let hub = Hub::start_in(Mode::Real, fixtures::all());
     let env = Env::new(&hub).var("HF_TOKEN", "hf_testtoken");
-    for args in [&["--debug", "fetch", "acme/gated"][..], &["--debug", "ls", "acme/gated"]] {
+    // acme/bert-tiny was renamed: the token follows the redirect to the new id, on the same host.
+    for args in [
+        &["--debug", "fetch", "acme/gated"][..],
+        &["--debug", "ls", "acme/gated"],
+        &["--debug", "fetch", "acme/bert-tiny", "--include", "*.safetensors"],
+    ] {
         let run = env.run(args).ok();
         assert!(!run.stderr.contains("hf_testtoken") && !run.stdout.contains("hf_testtoken"), "{}", run.stderr);
         assert!(run.stderr.contains("(with token)"), "{}", run.stderr);
@@ -609,6 +614,8 @@ fn the_token_stays_with_the_hub() {
     let (to_cdn, to_hub): (Vec<_>, Vec<_>) = hub.requests().into_iter().partition(|r| cdn.ends_with(&r.host));
     assert!(!to_cdn.is_empty() && to_cdn.iter().all(|r| r.authorization.is_none()), "{to_cdn:?}");
     assert!(to_hub.iter().any(|r| r.target.starts_with("/api/resolve-cache/")), "{to_hub:?}");
+    assert!(to_hub.iter().any(|r| r.target.starts_with("/acme/bert-tiny/") && r.status == 307), "{to_hub:?}");
+    assert!(to_hub.iter().any(|r| r.target.starts_with("/acme/tiny-bert/")), "{to_hub:?}");
     assert!(to_hub.iter().all(|r| r.authorization.as_deref() == Some("Bearer hf_testtoken")), "{to_hub:?}");
     env.assert_tmp_clean();
 }

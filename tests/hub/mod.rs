@@ -5,9 +5,13 @@
 //! `Range`) to serve the calls `huggingface_hub` and nix-hug make: revision info, the paginated
 //! recursive tree, and `resolve`, in one of two [`Mode`]s: plain, or answering as huggingface.co
 //! does today. Renamed repos redirect to their new id. Every request is logged with its status, and
-//! one-shot faults can be injected to test retries, resume, rate limits and verification.
+//! one-shot faults (`faults.rs`) can be injected to test retries, resume, rate limits and
+//! verification. The real-Hub mode's CDN URLs are signed (`cdn.rs`); the fixture repos are built in
+//! `fixtures.rs`.
 #![allow(dead_code)]
 
+mod cdn;
+mod faults;
 pub mod fixtures;
 mod http;
 
@@ -18,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::{Body, BodyFault, Head, Response, parse_range, percent_decode, read_head, write_response};
 use serde_json::{Value, json};
@@ -535,83 +539,6 @@ enum Route {
 }
 
 impl State {
-    /// Once a `RateLimit` fault has fired, every request to the Hub host until the window resets.
-    fn rate_limited(&self, role: Role, names: &[String]) -> Option<Response<'static>> {
-        if role != Role::Api {
-            return None;
-        }
-        let mut until = self.limited_until.lock().unwrap();
-        let now = Instant::now();
-        if until.is_none_or(|t| t <= now) {
-            let mut faults = self.faults.lock().unwrap();
-            let i = faults.iter().position(|f| matches!(f, Fault::RateLimit { path, .. } if matches(names, path)))?;
-            let Fault::RateLimit { reset, .. } = faults.remove(i) else { unreachable!() };
-            *until = Some(now + Duration::from_secs(reset));
-        }
-        let left = (*until)?.saturating_duration_since(now).as_millis().div_ceil(1000);
-        let body = Body::Owned(b"Too many requests".to_vec());
-        Some(Response::new(429, body).header("RateLimit", format!("\"api\";r=0;t={left}")))
-    }
-
-    /// The real Hub's `RateLimit` and `RateLimit-Policy` headers on an answer of the Hub host.
-    fn quota_headers<'a>(&self, response: Response<'a>) -> Response<'a> {
-        if self.mode != Mode::Real {
-            return response;
-        }
-        let elapsed = self.started.elapsed().as_secs();
-        let mut window = self.window.lock().unwrap();
-        if window.0 != elapsed / WINDOW_SECS {
-            *window = (elapsed / WINDOW_SECS, 0);
-        }
-        window.1 += 1;
-        let (left, reset) = (QUOTA.saturating_sub(window.1), WINDOW_SECS - elapsed % WINDOW_SECS);
-        response
-            .header("RateLimit", format!("\"api\";r={left};t={reset}"))
-            .header("RateLimit-Policy", format!("\"fixed window\";\"api\";q={QUOTA};w={WINDOW_SECS}"))
-    }
-
-    /// Fires an `ExpireCdnUrls` fault matching `names`: a new signing secret.
-    fn expire_cdn_urls(&self, names: &[String]) {
-        let mut faults = self.faults.lock().unwrap();
-        if let Some(i) = faults.iter().position(|f| matches!(f, Fault::ExpireCdnUrls { path } if matches(names, path)))
-        {
-            faults.remove(i);
-            let mut secret = self.secret.lock().unwrap();
-            *secret = fake_sha(&secret);
-        }
-    }
-
-    fn take_status_fault(&self, names: &[String]) -> Option<Response<'static>> {
-        let mut faults = self.faults.lock().unwrap();
-        let i = faults.iter().position(|f| match f {
-            Fault::Status { path, .. } => matches(names, path),
-            _ => false,
-        })?;
-        let Fault::Status { status, retry_after, .. } = faults.remove(i) else { unreachable!() };
-        let mut r = Response::error(status, None, "injected fault");
-        if let Some(secs) = retry_after {
-            r = r.header("Retry-After", secs.to_string());
-        }
-        Some(r)
-    }
-
-    fn take_body_fault(&self, names: &[String]) -> Option<BodyFault> {
-        let mut faults = self.faults.lock().unwrap();
-        let i = faults.iter().position(|f| match f {
-            Fault::DropMidBody { path } | Fault::CorruptByte { path } | Fault::CorruptAlways { path } => {
-                matches(names, path)
-            }
-            Fault::Status { .. } | Fault::RateLimit { .. } | Fault::ExpireCdnUrls { .. } => false,
-        })?;
-        Some(match &faults[i] {
-            Fault::CorruptAlways { .. } => BodyFault::Corrupt,
-            _ => match faults.remove(i) {
-                Fault::DropMidBody { .. } => BodyFault::Drop,
-                _ => BodyFault::Corrupt,
-            },
-        })
-    }
-
     /// The names a CDN request answers to for faults: its path and the repo paths of its content.
     fn cdn_names(&self, path: &str) -> Vec<String> {
         let sha = path.strip_prefix("/cdn/").unwrap_or_default();
@@ -841,12 +768,6 @@ impl State {
     }
 }
 
-/// Whole path segments only, as `Path::ends_with`: "config.json" is not "tokenizer_config.json".
-fn matches(names: &[String], suffix: &str) -> bool {
-    let suffix = format!("/{}", suffix.trim_start_matches('/'));
-    names.iter().any(|n| n.ends_with(&suffix))
-}
-
 /// 200 with the whole content, or 206/416 for a single `Range: bytes=` range.
 fn content_response<'a>(blob: &'a Blob, head: &Head) -> Response<'a> {
     let size = blob.size;
@@ -880,37 +801,4 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 /// Stands in for the Xet hash the real Hub gives LFS files: 64 hex, not the content's sha256.
 fn xet_hash(sha256: &str) -> String {
     sha256_hex(format!("xet:{sha256}").as_bytes())
-}
-
-/// Signed CDN URLs: what the real Hub's LFS redirects point at, valid for an hour.
-mod cdn {
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    const VALID_SECS: u64 = 3600;
-
-    fn now() -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-    }
-
-    fn signature(secret: &str, sha: &str, expires: u64) -> String {
-        super::sha256_hex(format!("{secret}\n/cdn/{sha}\n{expires}").as_bytes())
-    }
-
-    pub fn signed_url(cdn: &str, secret: &str, sha: &str) -> String {
-        let expires = now() + VALID_SECS;
-        format!(
-            "{cdn}/cdn/{sha}?X-Amz-Expires={VALID_SECS}&Expires={expires}&X-Amz-Signature={}",
-            signature(secret, sha, expires)
-        )
-    }
-
-    /// Why the CDN refuses a request for `/cdn/<sha>` with this query, if it does.
-    pub fn check(secret: &str, sha: &str, query: &str) -> Result<(), &'static str> {
-        let param = |name: &str| query.split('&').find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
-        let expires: u64 = param("Expires").and_then(|e| e.parse().ok()).ok_or("AccessDenied: no Expires")?;
-        if param("X-Amz-Signature") != Some(signature(secret, sha, expires).as_str()) {
-            return Err("AccessDenied: signature does not match");
-        }
-        if expires <= now() { Err("AccessDenied: request has expired") } else { Ok(()) }
-    }
 }

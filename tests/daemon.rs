@@ -88,7 +88,7 @@ impl Home {
     /// `program args…` as the user, through the daemon, with `vars` on top of a scrubbed environment.
     fn run(&self, program: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let home = self.path();
-        let out = as_user(program)
+        as_user(program)
             .args(args)
             .current_dir(home)
             .env_clear()
@@ -99,8 +99,7 @@ impl Home {
             .env("NIX_HUG_PERSIST_DIR", home.join("persist"))
             .envs(vars.iter().copied())
             .output()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        out
+            .unwrap_or_else(|e| panic!("{program}: {e}"))
     }
 
     fn ok(&self, program: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {

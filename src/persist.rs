@@ -198,7 +198,9 @@ pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> V
 pub fn reusable<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>, filters: &Filters) -> Option<&'a Entry> {
     let commit = rev.filter(|r| is_commit(&r.to_ascii_lowercase()));
     let found = matching(entries, url, commit);
-    found.into_iter().filter(|e| &e.filters == filters).max_by(|a, b| a.exported.cmp(&b.exported))
+    // Entries recorded before filters were kept canonical may list them in any order.
+    let filters = filters.clone().canonical();
+    found.into_iter().filter(|e| e.filters.clone().canonical() == filters).max_by(|a, b| a.exported.cmp(&b.exported))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -469,6 +471,13 @@ mod tests {
             "a prefix is a ref to fetch, not a commit"
         );
         assert_eq!(reuse("acme/bert", None, &st), Some('b'));
+        let two = |a: &str, b: &str| Filters { include: vec![a.into(), b.into()], ..Filters::default() };
+        let unsorted = [at("model", "acme/bert", 'u', two("z.*", "a.*"), "2026-01-01T00:00:00Z")];
+        assert_eq!(
+            reusable(&unsorted, &url("acme/bert"), None, &two("a.*", "z.*")).map(|e| e.rev.chars().next().unwrap()),
+            Some('u'),
+            "filters compare in any order"
+        );
         assert_eq!(reuse("datasets/acme/bert", None, &Filters::default()), Some('d'));
     }
 

@@ -173,7 +173,7 @@ fn an_export_survives_garbage_collection() {
     assert_eq!(exports[0]["files"], 3);
     assert_eq!(
         exports[0]["filters"],
-        serde_json::json!({ "files": ["config.json", "vocab.txt", "model.safetensors"] })
+        serde_json::json!({ "files": ["config.json", "model.safetensors", "vocab.txt"] })
     );
     assert!(env.ls_line("acme/tiny-bert").contains("  valid  "));
 
@@ -181,7 +181,7 @@ fn an_export_survives_garbage_collection() {
     assert!(!valid(&store_path));
     let line = env.ls_line("acme/tiny-bert");
     assert!(line.contains(&format!("  model  {}  ", &exports[0]["rev"].as_str().unwrap()[..7])), "{line}");
-    assert!(line.contains("  collected  files config.json vocab.txt model.safetensors"), "{line}");
+    assert!(line.contains("  collected  files config.json model.safetensors vocab.txt"), "{line}");
 
     let api = hub.endpoint().strip_prefix("http://").unwrap().to_owned();
     drop(hub);

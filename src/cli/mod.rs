@@ -231,7 +231,7 @@ fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Targ
     if !args.files.is_empty() && (!args.include.is_empty() || !args.exclude.is_empty()) {
         return Err(usage("--file takes exactly the files named and cannot be combined with --include or --exclude"));
     }
-    let filters = Filters { include: args.include, exclude: args.exclude, files: args.files };
+    let filters = Filters { include: args.include, exclude: args.exclude, files: args.files }.canonical();
     Ok(Target { url, rev: args.rev, filters })
 }
 
@@ -318,6 +318,12 @@ mod tests {
         assert_eq!(
             action(&["ls", "--json", "x/y", "--file", "config.json"]),
             Action::Ls(LsArgs { target: target("x/y", None, files), json: true })
+        );
+        let both = Filters { include: vec![r".*\.bin".into(), r".*\.json".into()], ..Default::default() };
+        assert_eq!(
+            action(&["ls", "x/y", "--include", "*.json", "--include", "*.bin", "--include", "*.json"]),
+            Action::Ls(LsArgs { target: target("x/y", None, both), json: false }),
+            "filters in any order, and repeated, are one choice"
         );
     }
 

@@ -184,37 +184,16 @@ fn missing_subcommand(group: &Command) -> Error {
     ))
 }
 
-/// The one of `names` that `word` is a likely typo of: at most two edits away, and nearer than any other.
+/// The one of `names` that `word` is a likely typo of: at most two edits away (a swap of neighbours
+/// counting as one, `fecth`), and nearer than any other.
 fn nearest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
-    let mut by_distance: Vec<(usize, &str)> = names.iter().map(|n| (edit_distance(word, n), *n)).collect();
+    let mut by_distance: Vec<(usize, &str)> = names.iter().map(|n| (strsim::osa_distance(word, n), *n)).collect();
     by_distance.sort();
     match by_distance[..] {
         [(d, name), (next, _), ..] if d <= 2 && d < next => Some(name),
         [(d, name)] if d <= 2 => Some(name),
         _ => None,
     }
-}
-
-/// Levenshtein distance, with a swap of two neighbours counting as one edit (`fecth`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 /// The flag, if the command in effect accepts it; else an error that says where it belongs.

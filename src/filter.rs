@@ -34,6 +34,16 @@ impl Filters {
         Ok(filters.unwrap_or_default())
     }
 
+    /// Each list sorted and without duplicates: the same choice of files is written, compared and
+    /// printed one way, whatever order the flags came in.
+    pub fn canonical(mut self) -> Filters {
+        for list in [&mut self.include, &mut self.exclude, &mut self.files] {
+            list.sort();
+            list.dedup();
+        }
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.include.is_empty() && self.exclude.is_empty() && self.files.is_empty()
     }

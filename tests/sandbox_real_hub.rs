@@ -11,7 +11,7 @@ use nix_hug::filter::Filters;
 use nix_hug::hub::Hub as Client;
 use nix_hug::repo::{Repo, RepoType};
 use nix_hug::{nar, pipeline};
-use support::{nix, nix_build, nix_str, run};
+use support::{nix_build, nix_build_command, nix_str, run};
 
 /// `fileTreeHash` of `id` at `commit` with `filters`, fetched from `hub` outside the sandbox.
 fn hash_of(hub: &Hub, id: &str, commit: &str, filters: &Filters) -> String {
@@ -62,8 +62,7 @@ fn builds_the_same_output_from_the_real_hub() {
             // again with --check: Nix runs the builder and requires the very same output.
             assert_eq!(nix_build(&file, "").unwrap_or_else(|e| panic!("building {id}:\n{e}")), expected);
             hub.clear_requests();
-            let check =
-                run(nix("nix-build").args(["--option", "sandbox", "true", "--no-out-link", "--check"]).arg(&file));
+            let check = run(nix_build_command().arg("--check").arg(&file));
             let stderr = String::from_utf8_lossy(&check.stderr);
             assert!(check.status.success(), "nix-build --check of {id} against {:?}:\n{stderr}", hub.mode());
             assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), expected, "{id}");

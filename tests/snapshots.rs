@@ -688,8 +688,8 @@ fn build_case(
         package.display()
     );
     std::fs::write(&file, prelude + &out.stdout).unwrap();
-    let mut build = support::nix("nix-build");
-    build.args(["--option", "sandbox", "true", "--no-out-link", "--check"]).arg(&file);
+    let mut build = support::nix_build_command();
+    build.arg("--check").arg(&file);
     // The builder reads the endpoint and the token from these (`impureEnvVars`).
     build.env("HF_ENDPOINT", hub.endpoint());
     for (var, value) in &case.env {

@@ -1,7 +1,8 @@
 /*!
 The sandbox face: the builders of the derivations in `lib/`. They read `$out` and the derivation's plain
 string attributes from the environment, then run the same pipeline as the CLI. No nix, no `HOME`, no CA
-files, no progress bars, nothing written outside `$out`; a few plain lines for the build log.
+file but one its environment names (see `tls`), no progress bars, nothing written outside `$out`; a few
+plain lines for the build log.
 */
 
 use crate::download::{Event, Options};

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -147,13 +148,19 @@ pub struct Hub {
 impl Hub {
     /// API on 127.0.0.1:0, CDN on 127.0.0.2:0. Hashes every file up front.
     pub fn start(repos: Vec<Repo>) -> Hub {
+        Hub::start_behind(repos, |addr| format!("http://{addr}"))
+    }
+
+    /// `start` behind a front such as `tls::HttpsHub`: `url` gives the URL at which each of its addresses
+    /// is reached, which its redirects and links then name.
+    pub fn start_behind(repos: Vec<Repo>, url: impl Fn(SocketAddr) -> String) -> Hub {
         let api = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1");
         let cdn = TcpListener::bind("127.0.0.2:0").expect("binding 127.0.0.2");
         let addrs = [api.local_addr().unwrap(), cdn.local_addr().unwrap()];
         let state = Arc::new(State {
             repos: repos.into_iter().map(Served::new).collect(),
-            endpoint: format!("http://{}", addrs[0]),
-            cdn: format!("http://{}", addrs[1]),
+            endpoint: url(addrs[0]),
+            cdn: url(addrs[1]),
             log: Mutex::default(),
             faults: Mutex::default(),
             slash_redirect: AtomicBool::new(false),
@@ -171,7 +178,7 @@ impl Hub {
         Hub { state, addrs, acceptors }
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` (the front's URL behind one), no trailing slash.
     pub fn endpoint(&self) -> String {
         self.state.endpoint.clone()
     }

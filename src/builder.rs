@@ -38,6 +38,7 @@ pub fn fetch() -> Result<()> {
     let filters = Filters::from_json(&var("filters").unwrap_or_default())?;
     let endpoint =
         optional("HF_ENDPOINT").or_else(|| optional("endpoint")).unwrap_or_else(|| hub::DEFAULT_ENDPOINT.to_owned());
+    crate::tls::set_in_sandbox();
     let hub = Hub::new(&endpoint, Token::from_env())?;
 
     let plan = pipeline::plan(&hub, &repo, &commit, &filters)?;

@@ -4,20 +4,40 @@ named by `NIX_SSL_CERT_FILE`, else `SSL_CERT_FILE` (the variables nixpkgs' fetch
 built-in webpki roots, as a CA file does for curl: behind a proxy that intercepts TLS the bundle must hold
 its CA, and whoever names a bundle decides what is trusted. A bundle that cannot be used is an error,
 never a silent fallback to the built-in roots.
+
+One exception, in the sandbox: there the variables come from the environment of whoever runs the build
+(Nix's own profile script sets `NIX_SSL_CERT_FILE`), and Nix 2.8 shows no file of the host unless
+`extra-sandbox-paths` lists it. A named file that does not exist there is said in the build log and the
+built-in roots are used, so that builds which never needed the bundle keep working.
 */
 
-use crate::debug;
 use crate::error::{Error, Kind, Result, usage};
+use crate::{debug, info};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, parse_pem};
 
 /// The variables that name a CA bundle, the first set and non-empty one wins.
 pub const CA_FILE_VARS: [&str; 2] = ["NIX_SSL_CERT_FILE", "SSL_CERT_FILE"];
 
+static IN_SANDBOX: AtomicBool = AtomicBool::new(false);
+
+/// Called by the sandbox face before it makes its Hub client.
+pub fn set_in_sandbox() {
+    IN_SANDBOX.store(true, Ordering::Relaxed);
+}
+
 /// The TLS settings for the environment: its CA bundle, or the built-in roots.
 pub fn config() -> Result<TlsConfig> {
     let named = CA_FILE_VARS.iter().find_map(|&var| Some((var, std::env::var_os(var).filter(|v| !v.is_empty())?)));
     let roots = match named {
+        Some((var, path)) if IN_SANDBOX.load(Ordering::Relaxed) && !Path::new(&path).exists() => {
+            let path = Path::new(&path).display();
+            info!(
+                "{var} is {path}, which is not in the sandbox: trusting the built-in roots instead (list it in extra-sandbox-paths to trust it)"
+            );
+            RootCerts::WebPki
+        }
         Some((var, path)) => bundle(var, Path::new(&path))?,
         None => RootCerts::WebPki,
     };

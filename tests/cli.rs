@@ -581,6 +581,9 @@ fn fetches_over_https_trusting_the_named_ca_bundle() {
     let ca = ca.to_str().unwrap();
     let missing = env.root.path().join("missing.pem");
     let missing = missing.to_str().unwrap();
+    // A connection dropped mid-body is still a hiccup over TLS: resumed, not a refusal.
+    https.hub.inject(Fault::DropMidBody { path: "weights.bin".into() });
+    let mut resumed = false;
     for (nix_ssl, ssl) in [(ca, ""), ("", ca), (ca, missing)] {
         let env = Env::new(&https.hub).var("HF_TOKEN", "hf_testtoken");
         let env = env.var("NIX_SSL_CERT_FILE", nix_ssl).var("SSL_CERT_FILE", ssl);
@@ -588,8 +591,10 @@ fn fetches_over_https_trusting_the_named_ca_bundle() {
         assert_eq!(run.stdout, plain.stdout, "the same expression as over plain HTTP");
         assert!(run.stderr.contains(&format!("GET {}/acme/gated/resolve/", https.hub.endpoint())), "{}", run.stderr);
         assert!(!run.stderr.contains("hf_testtoken"), "{}", run.stderr);
+        resumed |= run.stderr.contains("nix-hug: warning: weights.bin: ");
         env.assert_tmp_clean();
     }
+    assert!(resumed, "the dropped download was retried");
     let cdn = https.hub.requests().into_iter().filter(|r| r.target.starts_with("/cdn/")).collect::<Vec<_>>();
     assert!(!cdn.is_empty() && cdn.iter().all(|r| r.authorization.is_none()), "{cdn:?}");
     assert!(https.hub.cdn().starts_with("https://127.0.0.2:"), "the CDN is HTTPS too");

@@ -169,10 +169,13 @@ let
         outputHashMode = "recursive";
         outputHashAlgo = "sha256";
         outputHash = fileTreeHash;
-        # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies.
+        # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies and
+        # the CA bundle of a proxy that intercepts TLS (the file must be visible in the sandbox).
         impureEnvVars = [
           "HF_TOKEN"
           "HF_ENDPOINT"
+          "NIX_SSL_CERT_FILE"
+          "SSL_CERT_FILE"
           "http_proxy"
           "https_proxy"
           "ftp_proxy"

@@ -145,6 +145,7 @@ impl Hub {
             .timeout_recv_response(Some(Duration::from_secs(60)))
             .timeout_per_read(Some(Duration::from_secs(60)))
             .max_idle_connections_per_host(64)
+            .tls_config(crate::tls::config()?)
             .build()
             .new_agent();
         Ok(Hub { endpoint: endpoint.to_owned(), token, agent })
@@ -372,6 +373,9 @@ fn rate_limit_reset(value: &str) -> Option<Duration> {
 }
 
 fn transport_error(e: ureq::Error, url: &str) -> Error {
+    if let Some(tls) = crate::tls::handshake_error(&e, origin(url)) {
+        return tls;
+    }
     use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable};
     let unreachable = match &e {
         ureq::Error::HostNotFound => Some("host not found".to_owned()),

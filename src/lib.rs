@@ -32,3 +32,4 @@ pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod retry;
+pub mod tls;

@@ -4,6 +4,7 @@
 mod hub;
 mod support;
 
+use hub::tls::HttpsHub;
 use hub::{Fault, Hub, Mode, fixtures};
 use nix_hug::download::Options;
 use nix_hug::filter::Filters;
@@ -663,4 +664,76 @@ fn legacy_ids_keep_the_id_given() {
         (&json["url"], &json["type"], &json["repoId"]),
         (&"datasets/squad".into(), &"dataset".into(), &"squad".into())
     );
+}
+
+/// Behind a proxy that intercepts TLS: the Hub and its CDN over HTTPS, signed by a CA of their own.
+#[test]
+fn fetches_over_https_trusting_the_named_ca_bundle() {
+    let https = HttpsHub::start(fixtures::all());
+    let plain =
+        Env::new(&Hub::start(fixtures::all())).var("HF_TOKEN", "hf_testtoken").run(&["fetch", "acme/gated"]).ok();
+    let env = Env::new(&https.hub);
+    let ca = env.root.path().join("ca.pem");
+    std::fs::write(&ca, &https.ca_pem).unwrap();
+    let ca = ca.to_str().unwrap();
+    let missing = env.root.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    // A connection dropped mid-body is still a hiccup over TLS: resumed, not a refusal.
+    https.hub.inject(Fault::DropMidBody { path: "weights.bin".into() });
+    let mut resumed = false;
+    for (nix_ssl, ssl) in [(ca, ""), ("", ca), (ca, missing)] {
+        let env = Env::new(&https.hub).var("HF_TOKEN", "hf_testtoken");
+        let env = env.var("NIX_SSL_CERT_FILE", nix_ssl).var("SSL_CERT_FILE", ssl);
+        let run = env.run(&["--debug", "fetch", "acme/gated"]).ok();
+        assert_eq!(run.stdout, plain.stdout, "the same expression as over plain HTTP");
+        assert!(run.stderr.contains(&format!("GET {}/acme/gated/resolve/", https.hub.endpoint())), "{}", run.stderr);
+        assert!(!run.stderr.contains("hf_testtoken"), "{}", run.stderr);
+        resumed |= run.stderr.contains("nix-hug: warning: weights.bin: ");
+        env.assert_tmp_clean();
+    }
+    assert!(resumed, "the dropped download was retried");
+    let cdn = https.hub.requests().into_iter().filter(|r| r.target.starts_with("/cdn/")).collect::<Vec<_>>();
+    assert!(!cdn.is_empty() && cdn.iter().all(|r| r.authorization.is_none()), "{cdn:?}");
+    assert!(https.hub.cdn().starts_with("https://127.0.0.2:"), "the CDN is HTTPS too");
+}
+
+/// An untrusted certificate is no network hiccup: one line that says what to set, without retries.
+#[test]
+fn an_untrusted_certificate_fails_at_once_naming_the_variable() {
+    let https = HttpsHub::start(fixtures::all());
+    let other_ca = HttpsHub::start(Vec::new()).ca_pem.clone();
+    let env = Env::new(&https.hub).var("HF_TOKEN", "hf_testtoken");
+    let other = env.root.path().join("other-ca.pem");
+    std::fs::write(&other, other_ca).unwrap();
+    let said =
+        format!("nix-hug: error: resolving \"main\": the TLS certificate of {} is not trusted (", https.hub.endpoint());
+    let advice = "): if a proxy intercepts TLS, set NIX_SSL_CERT_FILE to a PEM bundle that holds its CA\n";
+    for env in [Env::new(&https.hub), Env::new(&https.hub).var("NIX_SSL_CERT_FILE", other.to_str().unwrap())] {
+        let started = std::time::Instant::now();
+        let run = env.var("HF_TOKEN", "hf_testtoken").run(&["fetch", "acme/tiny-bert"]).fails(1, &[]);
+        assert!(run.stderr.starts_with(&said) && run.stderr.ends_with(advice), "{}", run.stderr);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "no retries: {:?}", started.elapsed());
+    }
+    let run = env.run(&["--debug", "ls", "acme/gated"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("not trusted") && !run.stderr.contains("hf_testtoken"), "{}", run.stderr);
+    assert!(https.hub.requests().is_empty(), "nothing reached the Hub");
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn an_unusable_ca_bundle_is_one_error_line() {
+    let https = HttpsHub::start(fixtures::all());
+    let env = Env::new(&https.hub);
+    let missing = env.root.path().join("missing.pem");
+    let not_pem = env.root.path().join("not.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    for (var, path, why) in [
+        ("NIX_SSL_CERT_FILE", &missing, "which cannot be read: No such file or directory"),
+        ("SSL_CERT_FILE", &not_pem, "which holds no PEM certificate"),
+    ] {
+        let run = Env::new(&https.hub).var(var, path.to_str().unwrap()).run(&["fetch", "acme/tiny-bert"]);
+        run.fails(2, &[&format!("{var} is {}, {why}", path.display())]);
+    }
+    assert!(https.hub.requests().is_empty(), "nothing was asked of the Hub");
 }

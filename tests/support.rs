@@ -70,7 +70,12 @@ pub fn nix_build_command() -> Command {
 
 /// `nix-build FILE -A ATTR` in the sandbox; the output on success, Nix's stderr on failure.
 pub fn nix_build(file: &Path, attr: &str) -> Result<String, String> {
-    let out = run(nix_build_command().args(["-A", attr]).arg(file));
+    built(nix_build_command().args(["-A", attr]).arg(file))
+}
+
+/// Runs a `nix-build` command: the output path on success, Nix's stderr on failure.
+pub fn built(cmd: &mut Command) -> Result<String, String> {
+    let out = run(cmd);
     if out.status.success() {
         Ok(String::from_utf8(out.stdout).unwrap().trim().to_owned())
     } else {
@@ -81,6 +86,11 @@ pub fn nix_build(file: &Path, attr: &str) -> Result<String, String> {
 /// `nix-build` of an expression as `nix-hug fetch` prints it (`nix-hug-lib.fetchModel { … }`), against
 /// `lib/` with the static builder, from a file written in `dir`.
 pub fn build_expression(dir: &Path, expression: &str) -> Result<String, String> {
+    nix_build(&expression_file(dir, expression), "")
+}
+
+/// `dir/expression.nix`: `expression`, in which `nix-hug-lib` is `lib/` with the static builder.
+pub fn expression_file(dir: &Path, expression: &str) -> PathBuf {
     let file = dir.join("expression.nix");
     let prelude = format!(
         "let\n  nix-hug-lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }};\nin\n",
@@ -88,7 +98,7 @@ pub fn build_expression(dir: &Path, expression: &str) -> Result<String, String> 
         static_package().display()
     );
     std::fs::write(&file, prelude + expression).unwrap();
-    nix_build(&file, "")
+    file
 }
 
 /// A Nix string literal.

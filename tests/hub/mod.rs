@@ -14,6 +14,7 @@ mod cdn;
 mod faults;
 pub mod fixtures;
 mod http;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
@@ -227,10 +228,20 @@ impl Hub {
     }
 
     pub fn start_in(mode: Mode, repos: Vec<Repo>) -> Hub {
+        Hub::launch(mode, repos, |addr| format!("http://{addr}"))
+    }
+
+    /// `start` behind a front such as `tls::HttpsHub`: `url` gives the URL at which each of its addresses
+    /// is reached, which its redirects and links then name.
+    pub fn start_behind(repos: Vec<Repo>, url: impl Fn(SocketAddr) -> String) -> Hub {
+        Hub::launch(Mode::Plain, repos, url)
+    }
+
+    fn launch(mode: Mode, repos: Vec<Repo>, url: impl Fn(SocketAddr) -> String) -> Hub {
         let api = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1");
         let cdn = TcpListener::bind("127.0.0.2:0").expect("binding 127.0.0.2");
         let addrs = [api.local_addr().unwrap(), cdn.local_addr().unwrap()];
-        let endpoint = format!("http://{}", addrs[0]);
+        let endpoint = url(addrs[0]);
         let state = Arc::new(State {
             repos: repos.into_iter().map(|r| Served::new(r, mode)).collect(),
             mode,
@@ -239,7 +250,7 @@ impl Hub {
             window: Mutex::default(),
             limited_until: Mutex::default(),
             endpoint,
-            cdn: format!("http://{}", addrs[1]),
+            cdn: url(addrs[1]),
             log: Mutex::default(),
             faults: Mutex::default(),
             slash_redirect: AtomicBool::new(false),
@@ -257,7 +268,7 @@ impl Hub {
         Hub { state, addrs, acceptors }
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` (the front's URL behind one), no trailing slash.
     pub fn endpoint(&self) -> String {
         self.state.endpoint.clone()
     }

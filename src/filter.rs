@@ -123,6 +123,12 @@ pub fn glob_to_regex(glob: &str) -> Result<String> {
                     first = false;
                 }
                 class.push(']');
+                // A range the wrong way round (`[z-a]`, `[a-[]`) would only fail later, as a regex.
+                if Regex::new(&class).is_err() {
+                    return Err(usage(format!(
+                        "invalid glob {glob:?}: a range in [...] goes from a lower to a higher character"
+                    )));
+                }
                 re.push_str(&class);
             }
             c => {
@@ -193,6 +199,11 @@ mod tests {
             assert_eq!(glob_to_regex(glob).unwrap(), want, "glob {glob}");
         }
         assert!(glob_to_regex("[abc").is_err());
+        assert!(
+            glob_to_regex("[a-[]").unwrap_err().to_string().contains("a range in [...]"),
+            "found by tests/parsers.rs"
+        );
+        assert!(glob_to_regex("[z-a].bin").is_err());
     }
 
     #[test]

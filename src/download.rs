@@ -23,6 +23,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 const BUFFER: usize = 1 << 20;
+/// An attempt that failed still made progress, and so starts the retry count again, only if it brought
+/// this much beyond the furthest byte had before: a server that sends the same first KiB and then
+/// stalls, every time, must not keep a fetch busy forever.
+const PROGRESS: u64 = 1 << 20;
 
 /// What a downloaded file must hash to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,7 +188,14 @@ fn run_task(
             if file.ranges_left.fetch_sub(1, Ordering::AcqRel) != 1 {
                 return Ok(());
             }
-            hash_file(&file.tmp, job, buf, |_| Ok(()))?;
+            if let Err(e) = hash_file(&file.tmp, job, buf, |_| Ok(())) {
+                if e.kind() != Kind::Integrity {
+                    return Err(e);
+                }
+                // As for a whole file: once more from scratch, by this worker, then the error.
+                warn!("{}: {e}; downloading it once more", job.name);
+                stream_whole(hub, job, &file.tmp, buf, progress)?;
+            }
         }
     }
     fs::rename(&file.tmp, &job.dest).with_context(|| job.dest.display().to_string())?;
@@ -196,8 +207,9 @@ fn run_task(
 fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
     let mut out = File::create(tmp).with_context(|| tmp.display().to_string())?;
     let mut hasher = Hasher::new(&job.expected, job.size);
-    let mut written = 0u64;
+    let (mut written, mut furthest) = (0u64, 0u64);
     retry::retrying(&job.name, |progressed| {
+        let before = furthest;
         let range = (written > 0).then_some((written, None));
         let (url, resp) = hub.get(&job.url, range)?;
         check(&resp, &url)?;
@@ -216,7 +228,8 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
         copy(&mut body, &mut out, job.size - written, buf, &url, |chunk| {
             hasher.update(chunk);
             written += chunk.len() as u64;
-            *progressed = true;
+            furthest = furthest.max(written);
+            *progressed = furthest >= before + PROGRESS;
             progress(Event::Bytes(chunk.len() as u64));
         })
     })?;
@@ -262,6 +275,7 @@ fn fetch_range(
     let mut out = OpenOptions::new().write(true).open(&file.tmp)?;
     let mut pos = start;
     retry::retrying(&file.job.name, |progressed| {
+        let before = pos;
         let cached = file.final_url.lock().unwrap().clone();
         let (final_url, resp) = hub.get(cached.as_deref().unwrap_or(&file.job.url), Some((pos, Some(end))))?;
         if cached.is_some() && matches!(resp.status().as_u16(), 401 | 403 | 410) {
@@ -279,7 +293,7 @@ fn fetch_range(
         let mut body = resp.into_body().into_reader();
         copy(&mut body, &mut out, end + 1 - pos, buf, &final_url, |chunk| {
             pos += chunk.len() as u64;
-            *progressed = true;
+            *progressed = pos >= before + PROGRESS;
             progress(Event::Bytes(chunk.len() as u64));
         })
     })
@@ -323,6 +337,11 @@ fn copy(
             }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => {
+                let secs = hub::download_timeout().map_or(0.0, |t| t.as_secs_f64());
+                let why = format!("no data for {secs}s (HF_HUB_DOWNLOAD_TIMEOUT) with {left} bytes to go");
+                return Err(Error::transient(format!("{}: {why}", redact(url)), Duration::ZERO));
+            }
             Err(e) => return Err(Error::transient(format!("{}: {e}", redact(url)), Duration::ZERO)),
         };
         out.write_all(&buf[..n])?;
@@ -330,6 +349,12 @@ fn copy(
         left -= n as u64;
     }
     Ok(())
+}
+
+/// A read that waited `HF_HUB_DOWNLOAD_TIMEOUT` for data (ureq reports it inside an I/O error).
+fn is_timeout(e: &std::io::Error) -> bool {
+    let inner = e.get_ref().and_then(|inner| inner.downcast_ref::<ureq::Error>());
+    e.kind() == std::io::ErrorKind::TimedOut || matches!(inner, Some(ureq::Error::Timeout(_)))
 }
 
 enum Hasher {

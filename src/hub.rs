@@ -121,6 +121,17 @@ struct RawEntry {
     lfs: Option<Lfs>,
 }
 
+/// How long a download may go without receiving a byte before the attempt is given up (and retried, a
+/// few times): `HF_HUB_DOWNLOAD_TIMEOUT` seconds, as huggingface_hub reads it, default 10.
+pub fn download_timeout() -> Result<Duration> {
+    let Some(value) = std::env::var("HF_HUB_DOWNLOAD_TIMEOUT").ok().filter(|v| !v.trim().is_empty()) else {
+        return Ok(Duration::from_secs(10));
+    };
+    value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64).ok_or_else(
+        || crate::error::usage(format!("HF_HUB_DOWNLOAD_TIMEOUT={value}: expected a number of seconds, such as 10")),
+    )
+}
+
 pub struct Hub {
     endpoint: String,
     token: Option<Token>,
@@ -143,7 +154,7 @@ impl Hub {
             .user_agent(concat!("nix-hug/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(60)))
-            .timeout_per_read(Some(Duration::from_secs(60)))
+            .timeout_per_read(Some(download_timeout()?))
             .max_idle_connections_per_host(64)
             .tls_config(crate::tls::config()?)
             .build()

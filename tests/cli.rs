@@ -737,3 +737,33 @@ fn an_unusable_ca_bundle_is_one_error_line() {
     }
     assert!(https.hub.requests().is_empty(), "nothing was asked of the Hub");
 }
+
+/// A server that sends the first KiB of a file and then nothing, on every attempt: the fetch ends, in a
+/// time bounded by HF_HUB_DOWNLOAD_TIMEOUT and the retries, with one error line naming the file.
+#[test]
+fn a_download_that_stalls_every_time_ends_with_one_error() {
+    // Large enough that a KiB per attempt, resumed with Range each time, never completes it.
+    let sha = hub::fake_sha("big-1");
+    let big = hub::Repo {
+        kind: hub::Kind::Model,
+        id: "acme/big".into(),
+        commits: vec![hub::Commit { sha: sha.clone(), files: vec![hub::File::lfs("big.bin", vec![7u8; 1 << 16])] }],
+        refs: vec![("main".into(), sha)],
+        ..fixtures::tiny_bert()
+    };
+    let hub = Hub::start(vec![big]);
+    hub.inject(Fault::Stall { path: "big.bin".into() });
+    let env = Env::new(&hub).var("HF_HUB_DOWNLOAD_TIMEOUT", "0.2");
+    let start = std::time::Instant::now();
+    let run = env.run(&["fetch", "acme/big"]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "took {:?}", start.elapsed());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.starts_with("nix-hug: error: ") && last.contains("big.bin"), "{}", run.stderr);
+    assert!(last.contains("no data for 0.2s (HF_HUB_DOWNLOAD_TIMEOUT)"), "{last}");
+    assert_eq!(run.stdout, "");
+    env.assert_tmp_clean();
+
+    let bad = Env::new(&hub).var("HF_HUB_DOWNLOAD_TIMEOUT", "soon");
+    bad.run(&["fetch", "acme/big"]).fails(2, &["HF_HUB_DOWNLOAD_TIMEOUT=soon: expected a number of seconds"]);
+}

@@ -409,3 +409,31 @@ fn never_downloads_a_byte_twice() {
         assert_eq!(nar::nar_sha256(&again).unwrap(), nar::nar_sha256(&first).unwrap());
     }
 }
+
+/// A large file assembled from ranges that fails its final hash is fetched once more from scratch, as a
+/// whole file is; failing again, it is an error naming the file and both hashes.
+#[test]
+fn a_ranged_file_that_fails_its_hash_is_fetched_once_more() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    let onnx = Filters { files: vec!["onnx/model.onnx".into()], ..Default::default() };
+    let opts = || Options { jobs: 2, chunk: 1000, ..Options::default() };
+
+    let hub = Hub::start(vec![fixture.clone()]);
+    hub.inject(Fault::CorruptByte { path: "onnx/model.onnx".into() });
+    let out = fetch_with(&hub, None, &model, &commit, &onnx, opts()).unwrap();
+    assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |f| f.path == "onnx/model.onnx"));
+    let cdn = hub.cdn();
+    let whole = hub.requests().into_iter().filter(|r| cdn.ends_with(&r.host) && r.range.is_none()).count();
+    assert_eq!(whole, 1, "after the ranges, the file once more as a whole");
+
+    let hub = Hub::start(vec![fixture.clone()]);
+    hub.inject(Fault::CorruptAlways { path: "onnx/model.onnx".into() });
+    let err = fetch_with(&hub, None, &model, &commit, &onnx, opts()).unwrap_err();
+    assert_eq!(err.kind(), Kind::Integrity);
+    let sha =
+        hub::sha256_hex(&fixture.commits[1].files.iter().find(|f| f.path == "onnx/model.onnx").unwrap().content.read());
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("onnx/model.onnx: sha256 mismatch: expected {sha}, got ")), "{msg}");
+}

@@ -59,6 +59,9 @@ Usage: nix-hug fetch URL [OPTIONS]
 
 %target%
   TMPDIR       Where the download is assembled before it goes into the store
+  HF_HUB_DOWNLOAD_TIMEOUT
+               Seconds a download may receive nothing before the attempt is retried (default:
+               10); five failed attempts in a row that bring less than 1 MiB more end the fetch
 
 Auto-persist: with auto_persist=true in the config file (or NIX_HUG_AUTO_PERSIST=true), fetch
 first looks in the persist directory (see `nix-hug export --help`). An output exported there with
@@ -97,6 +100,9 @@ Usage: nix-hug export URL [OPTIONS]
 
 %target%
   TMPDIR       Where the download is assembled before it goes into the store
+  HF_HUB_DOWNLOAD_TIMEOUT
+               Seconds a download may receive nothing before the attempt is retried (default:
+               10); five failed attempts in a row that bring less than 1 MiB more end the fetch
 
 %persist%
 

@@ -69,13 +69,15 @@ impl State {
     pub(super) fn take_body_fault(&self, names: &[String]) -> Option<BodyFault> {
         let mut faults = self.faults.lock().unwrap();
         let i = faults.iter().position(|f| match f {
-            Fault::DropMidBody { path } | Fault::CorruptByte { path } | Fault::CorruptAlways { path } => {
-                matches(names, path)
-            }
+            Fault::DropMidBody { path }
+            | Fault::CorruptByte { path }
+            | Fault::CorruptAlways { path }
+            | Fault::Stall { path } => matches(names, path),
             Fault::Status { .. } | Fault::RateLimit { .. } | Fault::ExpireCdnUrls { .. } => false,
         })?;
         Some(match &faults[i] {
             Fault::CorruptAlways { .. } => BodyFault::Corrupt,
+            Fault::Stall { .. } => BodyFault::Stall,
             _ => match faults.remove(i) {
                 Fault::DropMidBody { .. } => BodyFault::Drop,
                 _ => BodyFault::Corrupt,

@@ -112,6 +112,7 @@ impl<'a> Response<'a> {
 pub(super) enum BodyFault {
     Drop,
     Corrupt,
+    Stall,
 }
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` as a half-open range; `None` for anything else (served
@@ -188,6 +189,12 @@ pub(super) fn write_response(
         Some(BodyFault::Drop) => {
             write_part(out, &r.body, 0..len / 2)?;
             let _ = out.shutdown(Shutdown::Both);
+            return Ok(false);
+        }
+        Some(BodyFault::Stall) => {
+            write_part(out, &r.body, 0..len.min(1024))?;
+            // Until the client closes the connection, or the Hub shuts it down when it stops.
+            let _ = out.read(&mut [0]);
             return Ok(false);
         }
         Some(BodyFault::Corrupt) => {

@@ -127,6 +127,9 @@ pub enum Fault {
     CorruptByte { path: String },
     /// Like `CorruptByte`, on every matching request (never consumed).
     CorruptAlways { path: String },
+    /// On every matching request (never consumed): the headers and the first KiB of the body, then
+    /// nothing more until the client gives up.
+    Stall { path: String },
     /// Spend the quota: from a request matching `path` on, every request to the Hub host gets a 429
     /// carrying only `RateLimit: "api";r=0;t=<seconds left>` (no `Retry-After`), for `reset` seconds.
     RateLimit { path: String, reset: u64 },

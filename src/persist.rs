@@ -10,7 +10,7 @@ cannot be read is an error that leaves it untouched. Never calls nix itself (the
 
 use crate::error::{Context, Error, Kind, Result, usage};
 use crate::filter::Filters;
-use crate::repo::{RepoType, RepoUrl, is_commit};
+use crate::repo::{RepoType, RepoUrl};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -142,6 +142,10 @@ pub struct Entry {
     #[serde(rename = "type")]
     pub kind: String,
     pub rev: String,
+    /// The branches and tags it was exported as (`main` when none was given), so that without the Hub
+    /// a ref can still be looked up; none for an export asked for by commit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<String>,
     pub filters: Filters,
     pub file_tree_hash: String,
     pub store_path: String,
@@ -177,29 +181,44 @@ pub fn describe_filters(filters: &Filters) -> String {
     parts.join(", ")
 }
 
-/// The entries of the repository `url` names, at commits starting with `rev` when given. A bare
-/// `org/repo` names models if any entry is one, else datasets, as `fetch` looks it up on the Hub.
+/// The entries of the repository `url` names, at commits starting with `rev` or exported as the ref `rev`,
+/// when given. A bare `org/repo` names models if any entry is one, else datasets, as `fetch` looks it
+/// up on the Hub.
 pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> Vec<&'a Entry> {
-    let rev = rev.map(str::to_ascii_lowercase);
+    let prefix = rev.map(str::to_ascii_lowercase);
+    let at = |e: &&Entry| match (rev, &prefix) {
+        (Some(rev), Some(prefix)) => e.rev.starts_with(prefix.as_str()) || e.refs.iter().any(|r| r == rev),
+        _ => true,
+    };
     let kinds = url.kind.map_or(vec![RepoType::Model, RepoType::Dataset], |k| vec![k]);
     kinds
         .into_iter()
         .map(|kind| {
             let of = |e: &&Entry| e.repo_id == url.id && e.kind == kind.as_str();
-            entries.iter().filter(of).filter(|e| rev.as_ref().is_none_or(|r| e.rev.starts_with(r.as_str()))).collect()
+            entries.iter().filter(of).filter(at).collect()
         })
         .find(|found: &Vec<&Entry>| !found.is_empty())
         .unwrap_or_default()
 }
 
-/// The entry `fetch` can use instead of asking the Hub: the same repository and filters, at `rev`
-/// when it is a full commit, else (a branch, a tag, no ref) the newest.
-pub fn reusable<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>, filters: &Filters) -> Option<&'a Entry> {
-    let commit = rev.filter(|r| is_commit(&r.to_ascii_lowercase()));
-    let found = matching(entries, url, commit);
+/// The export of the repository `url` names at `commit`, with the same filters: what `fetch` uses
+/// instead of downloading.
+pub fn exported_at<'a>(entries: &'a [Entry], url: &RepoUrl, commit: &str, filters: &Filters) -> Option<&'a Entry> {
+    let found = matching(entries, url, Some(commit)).into_iter().filter(|e| e.rev == commit);
+    newest(found, filters)
+}
+
+/// The newest export made as the branch or tag `ref_name`, with the same filters: what `fetch` uses
+/// when the Hub cannot be asked where that ref points now.
+pub fn exported_as<'a>(entries: &'a [Entry], url: &RepoUrl, ref_name: &str, filters: &Filters) -> Option<&'a Entry> {
+    let found = matching(entries, url, None).into_iter().filter(|e| e.refs.iter().any(|r| r == ref_name));
+    newest(found, filters)
+}
+
+fn newest<'a>(found: impl Iterator<Item = &'a Entry>, filters: &Filters) -> Option<&'a Entry> {
     // Entries recorded before filters were kept canonical may list them in any order.
     let filters = filters.clone().canonical();
-    found.into_iter().filter(|e| e.filters.clone().canonical() == filters).max_by(|a, b| a.exported.cmp(&b.exported))
+    found.filter(|e| e.filters.clone().canonical() == filters).max_by(|a, b| a.exported.cmp(&b.exported))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -258,6 +277,12 @@ impl Persist {
             .with_context(|| lock_path.display())?;
         lock.lock().with_context(|| lock_path.display())?;
         let mut manifest = self.read()?;
+        let mut entry = entry;
+        let earlier: Vec<String> =
+            manifest.entries.iter().filter(|e| e.same_output(&entry)).flat_map(|e| e.refs.clone()).collect();
+        entry.refs.extend(earlier);
+        entry.refs.sort();
+        entry.refs.dedup();
         manifest.entries.retain(|e| !e.same_output(&entry));
         manifest.entries.push(entry);
         self.write(&manifest)
@@ -375,6 +400,7 @@ mod tests {
             repo_id: "acme/tiny-bert".into(),
             kind: "model".into(),
             rev: "0".repeat(40),
+            refs: Vec::new(),
             filters: Filters::default(),
             file_tree_hash: "sha256-x".into(),
             store_path: path.into(),
@@ -425,6 +451,7 @@ mod tests {
             kind: kind.into(),
             repo_id: id.into(),
             rev: rev.to_string().repeat(40),
+            refs: if rev == 'a' { vec!["v1.0".into()] } else { vec!["main".into()] },
             filters,
             exported: exported.into(),
             ..entry(&path)
@@ -453,31 +480,32 @@ mod tests {
         assert_eq!(revs(matching(&entries, &url("acme/squad"), None)), "e", "else datasets");
         assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("bb"))), "b", "a commit prefix");
         assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("CCCC"))), "c");
-        assert_eq!(revs(matching(&entries, &url("https://huggingface.co/acme/bert"), Some("main"))), "");
+        assert_eq!(revs(matching(&entries, &url("https://huggingface.co/acme/bert"), Some("main"))), "bc");
+        assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("dev"))), "");
         assert_eq!(revs(matching(&entries, &url("acme/nothing"), None)), "");
 
-        let reuse = |u: &str, rev: Option<&str>, f: &Filters| {
-            reusable(&entries, &url(u), rev, f).map(|e| e.rev.chars().next().unwrap())
-        };
-        assert_eq!(reuse("acme/bert", None, &Filters::default()), Some('c'), "the newest with the same filters");
-        assert_eq!(reuse("acme/bert", Some("main"), &Filters::default()), Some('c'), "a branch: the newest");
-        assert_eq!(reuse("acme/bert", Some(&"a".repeat(40)), &Filters::default()), Some('a'), "a commit: that one");
-        assert_eq!(reuse("acme/bert", Some(&"b".repeat(40)), &Filters::default()), None, "other filters");
-        assert_eq!(reuse("acme/bert", Some(&"e".repeat(40)), &Filters::default()), None, "not exported");
-        assert_eq!(
-            reuse("acme/bert", Some("aaaa"), &Filters::default()),
-            Some('c'),
-            "a prefix is a ref to fetch, not a commit"
-        );
-        assert_eq!(reuse("acme/bert", None, &st), Some('b'));
+        assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("v1.0"))), "a", "a ref it was exported as");
+
+        let first = |e: Option<&Entry>| e.map(|e| e.rev.chars().next().unwrap());
+        let at = |u: &str, c: char, f: &Filters| first(exported_at(&entries, &url(u), &c.to_string().repeat(40), f));
+        assert_eq!(at("acme/bert", 'a', &Filters::default()), Some('a'));
+        assert_eq!(at("acme/bert", 'b', &Filters::default()), None, "other filters");
+        assert_eq!(at("acme/bert", 'b', &st), Some('b'));
+        assert_eq!(at("acme/bert", 'e', &Filters::default()), None, "not exported");
+        assert_eq!(at("datasets/acme/bert", 'd', &Filters::default()), Some('d'));
         let two = |a: &str, b: &str| Filters { include: vec![a.into(), b.into()], ..Filters::default() };
-        let unsorted = [at("model", "acme/bert", 'u', two("z.*", "a.*"), "2026-01-01T00:00:00Z")];
-        assert_eq!(
-            reusable(&unsorted, &url("acme/bert"), None, &two("a.*", "z.*")).map(|e| e.rev.chars().next().unwrap()),
-            Some('u'),
-            "filters compare in any order"
+        let unsorted = [super::tests::at("model", "acme/bert", 'u', two("z.*", "a.*"), "2026-01-01T00:00:00Z")];
+        let commit = "u".repeat(40);
+        assert!(
+            exported_at(&unsorted, &url("acme/bert"), &commit, &two("a.*", "z.*")).is_some(),
+            "filters in any order"
         );
-        assert_eq!(reuse("datasets/acme/bert", None, &Filters::default()), Some('d'));
+
+        let as_ref = |name: &str, f: &Filters| first(exported_as(&entries, &url("acme/bert"), name, f));
+        assert_eq!(as_ref("main", &Filters::default()), Some('c'), "the newest exported as main");
+        assert_eq!(as_ref("v1.0", &Filters::default()), Some('a'));
+        assert_eq!(as_ref("v1.0", &st), None);
+        assert_eq!(as_ref("v2.0", &Filters::default()), None, "never exported as v2.0");
     }
 
     #[test]

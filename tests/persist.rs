@@ -251,30 +251,46 @@ fn import_all_goes_on_past_a_refused_output() {
 fn auto_persist_restores_without_asking_the_hub() {
     let hub = Hub::start(fixtures::all());
     let env = Env::new(&hub).var("NIX_HUG_AUTO_PERSIST", "true");
+    let fixture = fixtures::tiny_bert();
+    let (v1, main) = (&fixture.commits[0].sha, &fixture.commits[1].sha);
     let args = ["fetch", "acme/tiny-bert", "--file", "tokenizer_config.json"];
     let first = env.run(&args).ok();
     let store_path = env.exported("acme/tiny-bert");
     assert!(first.stderr.contains(&format!("nix-hug: copying {store_path} to ")), "{}", first.stderr);
+    assert_eq!(env.exports()[0]["refs"], serde_json::json!(["main"]), "the manifest records the ref");
 
+    // The Hub says where main points; the export at that commit is restored without a download.
     support::forget(&store_path);
     hub.clear_requests();
     let restored = env.run(&args).ok();
-    assert_eq!(hub.requests(), [], "no request to the Hub");
+    let asked: Vec<String> = hub.requests().into_iter().map(|r| r.target).collect();
+    assert!(asked.len() == 1 && asked[0].contains("/revision/main"), "only where main points: {asked:?}");
     assert_eq!(restored.stdout, first.stdout);
-    assert!(restored.stderr.contains("the newest commit exported to"), "{}", restored.stderr);
     assert!(restored.stderr.contains(&format!("nix-hug: restored {store_path} from ")), "{}", restored.stderr);
     assert!(valid(&store_path));
 
-    // Pinned to that commit and in the store: still no request, and nothing to say about branches.
-    let rev = env.exports()[0]["rev"].as_str().unwrap().to_owned();
-    let pinned = env.run(&[&args[..], &["--ref", &rev, "--json"]].concat()).ok();
+    // Another ref is another commit: fetched and exported, never the commit of main from the manifest.
+    let tag = env.run(&[&args[..], &["--ref", "v1.0"]].concat()).ok();
+    assert!(tag.stdout.contains(&format!("rev = \"{v1}\";")), "{}", tag.stdout);
+
+    // Pinned to a commit that was exported: not even the revision is asked.
+    hub.clear_requests();
+    let pinned = env.run(&[&args[..], &["--ref", main, "--json"]].concat()).ok();
     assert_eq!(hub.requests(), []);
-    assert!(!pinned.stderr.contains("newest"), "{}", pinned.stderr);
     assert!(pinned.stderr.contains(" is in the store: "), "{}", pinned.stderr);
     let fetched =
-        env.run_with(&[("NIX_HUG_AUTO_PERSIST", "false")], &[&args[..], &["--ref", &rev, "--json"]].concat()).ok();
+        env.run_with(&[("NIX_HUG_AUTO_PERSIST", "false")], &[&args[..], &["--ref", main, "--json"]].concat()).ok();
     assert_eq!(pinned.stdout, fetched.stdout, "the manifest gives what a fetch gives");
-    assert!(!hub.requests().is_empty());
+
+    // The Hub gone: a ref is looked up by the name it was exported as, and says so.
+    drop(hub);
+    let offline = env.run(&[&args[..], &["--ref", "v1.0"]].concat()).ok();
+    assert_eq!(offline.stdout, tag.stdout);
+    assert!(offline.stderr.contains("the Hub cannot be reached: using acme/tiny-bert@"), "{}", offline.stderr);
+    let import = env.run(&["import", "acme/tiny-bert", "--ref", "v1.0"]).ok();
+    assert!(import.stdout.contains(&format!("-hf-model-acme-tiny-bert-{v1}")), "{}", import.stdout);
+    let never = env.run(&[&args[..], &["--ref", "v2.0"]].concat());
+    assert_eq!(never.code, 1, "a ref never exported cannot be answered offline: {}", never.stderr);
 }
 
 /// Two exports at the same time into one persist directory: both end up in the manifest.
@@ -405,6 +421,7 @@ fn store_ls_and_import_without_matches_or_nix() {
             repo_id: "acme/tiny-bert".into(),
             kind: "model".into(),
             rev: rev.into(),
+            refs: Vec::new(),
             filters: Filters::default(),
             file_tree_hash: "sha256-geu/N0z2y54ljBw2p0u0ZKgigU2UMOScsa5R5+iD+is=".into(),
             store_path: format!("/nix/store/fzfgppwyc6ydzpk4xl10dqw7ylzw57l5-hf-model-acme-tiny-bert-{rev}"),
@@ -419,7 +436,7 @@ fn store_ls_and_import_without_matches_or_nix() {
 
     env.run(&["import", "acme/nope"]).fails(1, &["nothing of acme/nope was exported to", "see `nix-hug store ls`"]);
     env.run(&["import", "datasets/acme/tiny-bert"]).fails(1, &["nothing of datasets/acme/tiny-bert"]);
-    env.run(&["import", "acme/tiny-bert", "--ref", "main"]).fails(1, &["at a commit starting with \"main\""]);
+    env.run(&["import", "acme/tiny-bert", "--ref", "main"]).fails(1, &["at \"main\" (a commit starting with it"]);
     env.run(&["import", "https://huggingface.co/acme/tiny-bert/tree/3ff3885"]).fails(1, &["nix-store is not on PATH"]);
     assert_eq!(hub.requests(), []);
 }

@@ -18,7 +18,7 @@ pub fn run(args: &FetchArgs) -> Result<()> {
     if nix::version()?.is_none() {
         return Err(Error::new(Kind::Nix, "export copies the output from the Nix store, but nix is not on PATH"));
     }
-    let result = fetch::fetch(args)?;
-    persisted::export(&persist, &result)?;
+    let result = fetch::fetch(args, None)?;
+    persisted::export(&persist, &result, &args.target)?;
     fetch::print_result(&result, args.json)
 }

@@ -5,7 +5,8 @@ the expression. With auto-persist, `persisted` decides whether to fetch at all. 
 same way.
 */
 
-use super::{TempDir, persisted, print, resolve};
+use super::resolve::{self, Resolved};
+use super::{TempDir, persisted, print};
 use crate::cli::FetchArgs;
 use crate::download::{Event, Options};
 use crate::error::Context;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn run(args: &FetchArgs) -> Result<()> {
     let config = Config::load()?;
-    let result = if config.auto_persist { persisted::fetch(&config, args)? } else { fetch(args)? };
+    let result = if config.auto_persist { persisted::fetch(&config, args)? } else { fetch(args, None)? };
     print_result(&result, args.json)
 }
 
@@ -29,10 +30,13 @@ pub fn print_result(result: &FetchResult, json: bool) -> Result<()> {
     print(&if json { render::json(result) } else { render::nix(result) })
 }
 
-/// Resolves, downloads (or copies what is already on this machine), hashes, and adds the output to the
-/// store. Without Nix, the result has no store path.
-pub fn fetch(args: &FetchArgs) -> Result<FetchResult> {
-    let (hub, plan) = resolve::plan(&args.target)?;
+/// Resolves (unless `resolved` says where the ref points already), downloads (or copies what is already
+/// on this machine), hashes, and adds the output to the store. Without Nix, the result has no store path.
+pub fn fetch(args: &FetchArgs, resolved: Option<Resolved>) -> Result<FetchResult> {
+    let (hub, plan) = match resolved {
+        Some(resolved) => resolve::plan_at(resolved, &args.target)?,
+        None => resolve::plan(&args.target)?,
+    };
     // Checked before downloading anything: Nix would refuse the expression's name as well.
     let name = plan.repo.store_name(&plan.commit);
     nar::check_store_name(&name)?;

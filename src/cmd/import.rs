@@ -22,7 +22,9 @@ pub fn run(args: &ImportArgs) -> Result<()> {
             let rev = rev.as_deref().or(parsed.rev.as_deref());
             let found = persist::matching(&entries, &parsed, rev);
             if found.is_empty() {
-                let at = rev.map_or(String::new(), |r| format!(" at a commit starting with {r:?}"));
+                let at = rev.map_or(String::new(), |r| {
+                    format!(" at {r:?} (a commit starting with it, or a branch or tag it was exported as)")
+                });
                 return Err(Error::new(
                     Kind::NotFound,
                     format!("nothing of {url}{at} was exported to {dir}; see `nix-hug store ls`"),

@@ -4,12 +4,12 @@ manifest, `import` copies outputs back into the store, and `fetch` with auto-per
 own. Every `nix copy` goes through `nix.rs`; the manifest and the cache layout are `persist.rs`.
 */
 
-use super::{TempDir, fetch};
-use crate::cli::FetchArgs;
+use super::{TempDir, fetch, resolve};
+use crate::cli::{FetchArgs, Target};
 use crate::error::{Context, Error, Kind, Result};
 use crate::persist::{self, Config, Entry, Persist};
 use crate::render::FetchResult;
-use crate::repo::{self, Repo, RepoType};
+use crate::repo::{self, Repo, RepoType, RepoUrl};
 use crate::{info, nix, warn};
 
 /// The configured persist directory, made absolute: a `file://` URL needs it so.
@@ -19,8 +19,9 @@ pub fn open(config: &Config) -> Result<Persist> {
     Ok(Persist::new(&dir))
 }
 
-/// Copies the output of `result` into the persist directory, then records it in the manifest.
-pub fn export(persist: &Persist, result: &FetchResult) -> Result<()> {
+/// Copies the output of `result` into the persist directory, then records it in the manifest, with
+/// the branch or tag `target` asked for.
+pub fn export(persist: &Persist, result: &FetchResult, target: &Target) -> Result<()> {
     let Some(store_path) = result.store_path.as_deref() else {
         return Err(Error::new(Kind::Nix, "nothing to export: the output is not in the Nix store"));
     };
@@ -31,6 +32,7 @@ pub fn export(persist: &Persist, result: &FetchResult) -> Result<()> {
         repo_id: result.repo.to_string(),
         kind: result.repo.kind.as_str().to_owned(),
         rev: result.rev.clone(),
+        refs: ref_name(target).into_iter().collect(),
         filters: result.filters.clone(),
         file_tree_hash: result.file_tree_hash.clone(),
         store_path: store_path.to_owned(),
@@ -52,32 +54,54 @@ pub fn restore(persist: &Persist, entry: &Entry) -> Result<()> {
     nix::copy_from(&cache.url, &entry.store_path)
 }
 
-/// `fetch` with auto-persist: an output exported with the same filters (see `persist::reusable`) is used
-/// without a single request to the Hub, copied back into the store if it was collected; otherwise the
-/// fetch runs and its output is exported.
+/// The branch or tag `target` asks for (`main` without one); `None` for a commit.
+fn ref_name(target: &Target) -> Option<String> {
+    let url_ref = repo::parse_url(&target.url).ok().and_then(|u| u.rev);
+    let name = target.rev.clone().or(url_ref).unwrap_or_else(|| "main".to_owned());
+    (!repo::is_commit(&name.to_ascii_lowercase())).then_some(name)
+}
+
+/// `fetch` with auto-persist: an output exported at the commit the ref points at, with the same
+/// filters, is used without downloading, copied back into the store if it was collected; otherwise the
+/// fetch runs and its output is exported. The Hub says where a branch or tag points whenever it
+/// answers; only a commit, or a ref when the Hub cannot be reached, is looked up in the manifest alone.
 pub fn fetch(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
     let persist = open(config)?;
     let url = repo::parse_url(&args.target.url)?;
-    let rev = args.target.rev.as_deref().or(url.rev.as_deref());
     let entries = persist.entries()?;
     let dir = persist.dir().display();
-    if let Some(entry) = persist::reusable(&entries, &url, rev, &args.target.filters) {
-        if rev.map(str::to_ascii_lowercase).as_deref() != Some(entry.rev.as_str()) {
-            info!(
-                "using {}, the newest commit exported to {dir}, without asking the Hub where {} points now \
-                 (--ref COMMIT pins another)",
-                entry.label(),
-                rev.unwrap_or("main")
-            );
+    let filters = &args.target.filters;
+    let (exported, resolved) = match ref_name(&args.target) {
+        None => {
+            let commit = args.target.rev.as_deref().or(url.rev.as_deref()).unwrap_or_default().to_ascii_lowercase();
+            (persist::exported_at(&entries, &url, &commit, filters), None)
         }
+        Some(name) => match resolve::commit(&args.target) {
+            Ok(resolved) => {
+                let url = RepoUrl { kind: Some(resolved.repo.kind), ..url.clone() };
+                (persist::exported_at(&entries, &url, &resolved.commit, filters), Some(resolved))
+            }
+            Err(e) if e.kind() == Kind::Network => {
+                let entry = persist::exported_as(&entries, &url, &name, filters).ok_or(e)?;
+                warn!(
+                    "the Hub cannot be reached: using {}, exported to {dir} as {name}, without knowing where {name} \
+                     points now",
+                    entry.label()
+                );
+                (Some(entry), None)
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if let Some(entry) = exported {
         match bring_back(&persist, entry).and_then(|()| result_of(entry)) {
             Ok(result) => return Ok(result),
             Err(e) => warn!("could not use {} from {dir}: {e}; fetching it", entry.label()),
         }
     }
     persist.check_writable()?;
-    let result = fetch::fetch(args)?;
-    if let Err(e) = export(&persist, &result) {
+    let result = fetch::fetch(args, resolved)?;
+    if let Err(e) = export(&persist, &result, &args.target) {
         warn!("could not export to {dir}: {e}");
     }
     Ok(result)

@@ -16,8 +16,20 @@ use crate::pipeline::{self, Plan};
 use crate::repo::{self, Repo, RepoType, RepoUrl};
 use crate::{info, warn};
 
+/// A repository at a commit, and the Hub client that found it.
+pub struct Resolved {
+    pub hub: Hub,
+    pub repo: Repo,
+    pub commit: String,
+}
+
 /// The Hub client and the plan of a fetch of `target`; says on stderr which commit the ref resolved to.
 pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
+    plan_at(commit(target)?, target)
+}
+
+/// The commit `target`'s ref points at on the Hub, said on stderr.
+pub fn commit(target: &Target) -> Result<Resolved> {
     let url = repo::parse_url(&target.url)?;
     let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty());
     let hub = Hub::new(endpoint.as_deref().unwrap_or(hub::DEFAULT_ENDPOINT), Token::from_env())?;
@@ -37,6 +49,12 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
             repo.folder()
         );
     }
+    Ok(Resolved { hub, repo, commit })
+}
+
+/// The plan of a fetch of `target`'s files at the commit resolved.
+pub fn plan_at(resolved: Resolved, target: &Target) -> Result<(Hub, Plan)> {
+    let Resolved { hub, repo, commit } = resolved;
     let plan = pipeline::plan(&hub, &repo, &commit, &target.filters)?;
     if !target.filters.include.is_empty() && !plan.files.iter().any(|e| e.lfs.is_some()) {
         warn!("the filters take no large (LFS) file; only the small files are taken");

@@ -64,9 +64,10 @@ Usage: nix-hug fetch URL [OPTIONS]
                10); five failed attempts in a row that bring less than 1 MiB more end the fetch
 
 Auto-persist: with auto_persist=true in the config file (or NIX_HUG_AUTO_PERSIST=true), fetch
-first looks in the persist directory (see `nix-hug export --help`). An output exported there with
-the same filters (at the --ref commit, else the newest) is put back into the store if it was
-garbage-collected, without a single request to the Hub; a fresh download is exported.
+first looks in the persist directory (see `nix-hug export --help`). An output exported there at the
+commit the ref points at, with the same filters, is put back into the store if it was garbage-
+collected, without downloading; a fresh download is exported. Only where the ref points is asked
+of the Hub, and when it cannot be reached, a ref is looked up by the name it was exported as.
 
 Examples:
   nix-hug fetch google-bert/bert-base-uncased

@@ -402,7 +402,7 @@ fn ls_announces_what_fetch_takes() {
         &["--include", "*.safetensors"],
         &["--exclude", "onnx/*"],
         &["--include", "*.onnx", "--exclude", "model.*"],
-        &["--include", "nothing"],
+        &["--include", "*.onnx", "--exclude", "onnx/*"],
         &["--file", "config.json", "--file", "onnx/model.onnx"],
         &["--ref", "v1.0", "--exclude", "*"],
     ];

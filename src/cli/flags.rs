@@ -122,6 +122,7 @@ pub struct Args {
     pub version: bool,
     pub generate: Option<Shell>,
     pub rev: Option<String>,
+    /// Globs, as typed.
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub files: Vec<String>,
@@ -207,7 +208,7 @@ pub const FLAGS: &[Flag] = &[
         help: "Take only the large (LFS) files matching GLOB; repeatable",
         hidden: false,
         apply: |a, v| {
-            a.include.push(glob_to_regex(&v.unwrap_or_default())?);
+            a.include.push(glob(v)?);
             Ok(())
         },
     },
@@ -219,7 +220,7 @@ pub const FLAGS: &[Flag] = &[
         help: "Leave out the large (LFS) files matching GLOB; repeatable",
         hidden: false,
         apply: |a, v| {
-            a.exclude.push(glob_to_regex(&v.unwrap_or_default())?);
+            a.exclude.push(glob(v)?);
             Ok(())
         },
     },
@@ -318,6 +319,16 @@ pub const FLAGS: &[Flag] = &[
         },
     },
 ];
+
+/// A glob as typed, once it is known to be a valid one (it becomes a regex when parsing is done).
+fn glob(v: Option<String>) -> Result<String> {
+    let v = v.unwrap_or_default();
+    if v.is_empty() {
+        return Err(usage("an empty pattern matches no file"));
+    }
+    glob_to_regex(&v)?;
+    Ok(v)
+}
 
 fn set_ref(a: &mut Args, v: Option<String>) -> Result<()> {
     let v = v.unwrap_or_default();

@@ -10,7 +10,7 @@ mod flags;
 mod help;
 
 use crate::error::{Error, Result, usage};
-use crate::filter::Filters;
+use crate::filter::{Filters, glob_to_regex};
 use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, find_flag, top_level_commands, visible_commands};
 use help::{help, version};
 use std::ffi::OsString;
@@ -48,6 +48,8 @@ pub struct Target {
     pub rev: Option<String>,
     /// Regexes, already converted from the globs given.
     pub filters: Filters,
+    /// The `--include` globs as typed, for messages about them.
+    pub include_globs: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -279,8 +281,12 @@ fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Targ
         return Err(usage("--file takes exactly the files named and cannot be combined with --include or --exclude"));
     }
     one_ref(&url, args.rev.as_deref())?;
-    let filters = Filters { include: args.include, exclude: args.exclude, files: args.files }.canonical();
-    Ok(Target { url, rev: args.rev, filters })
+    let regexes = |globs: &[String]| globs.iter().map(|g| glob_to_regex(g)).collect::<Result<Vec<_>>>();
+    let filters = Filters { include: regexes(&args.include)?, exclude: regexes(&args.exclude)?, files: args.files };
+    let mut include_globs = args.include;
+    include_globs.sort();
+    include_globs.dedup();
+    Ok(Target { url, rev: args.rev, filters: filters.canonical(), include_globs })
 }
 
 fn lexopt_error(e: lexopt::Error) -> Error {
@@ -316,8 +322,10 @@ mod tests {
         e.to_string()
     }
 
-    fn target(url: &str, rev: Option<&str>, filters: Filters) -> Target {
-        Target { url: url.into(), rev: rev.map(Into::into), filters }
+    /// The target of `url` at `rev` with these filters, given as `--include include_globs…` (and more).
+    fn target(url: &str, rev: Option<&str>, filters: Filters, include_globs: &[&str]) -> Target {
+        let include_globs = include_globs.iter().map(|g| g.to_string()).collect();
+        Target { url: url.into(), rev: rev.map(Into::into), filters, include_globs }
     }
 
     #[test]
@@ -327,6 +335,7 @@ mod tests {
                 "acme/bert",
                 Some("v1"),
                 Filters { include: vec![r".*\.safetensors".into()], ..Default::default() },
+                &["*.safetensors"],
             ),
             json: true,
             jobs: 3,
@@ -353,7 +362,7 @@ mod tests {
         assert_eq!(conflict, "--ref v2 and the URL's /tree/v1 name two refs; give one");
         assert_eq!(
             fetch(&["fetch", "x/y"]),
-            FetchArgs { target: target("x/y", None, Filters::default()), json: false, jobs: DEFAULT_JOBS }
+            FetchArgs { target: target("x/y", None, Filters::default(), &[]), json: false, jobs: DEFAULT_JOBS }
         );
         assert_eq!(fetch(&["fetch", "x/y", "--jobs", "1"]).jobs, 1);
         assert_eq!(fetch(&["fetch", "x/y", "--jobs", "64"]).jobs, 64);
@@ -365,17 +374,17 @@ mod tests {
             Filters { include: vec![r".*\.safetensors".into()], exclude: vec!["onnx/.*".into()], files: vec![] };
         assert_eq!(
             action(&["ls", "acme/bert", "--include", "*.safetensors", "--exclude", "onnx/*", "--ref", "v1"]),
-            Action::Ls(LsArgs { target: target("acme/bert", Some("v1"), filters), json: false })
+            Action::Ls(LsArgs { target: target("acme/bert", Some("v1"), filters, &["*.safetensors"]), json: false })
         );
         let files = Filters { files: vec!["config.json".into()], ..Default::default() };
         assert_eq!(
             action(&["ls", "--json", "x/y", "--file", "config.json"]),
-            Action::Ls(LsArgs { target: target("x/y", None, files), json: true })
+            Action::Ls(LsArgs { target: target("x/y", None, files, &[]), json: true })
         );
         let both = Filters { include: vec![r".*\.bin".into(), r".*\.json".into()], ..Default::default() };
         assert_eq!(
             action(&["ls", "x/y", "--include", "*.json", "--include", "*.bin", "--include", "*.json"]),
-            Action::Ls(LsArgs { target: target("x/y", None, both), json: false }),
+            Action::Ls(LsArgs { target: target("x/y", None, both, &["*.bin", "*.json"]), json: false }),
             "filters in any order, and repeated, are one choice"
         );
     }

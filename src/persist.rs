@@ -295,16 +295,17 @@ impl Persist {
 
     fn read(&self) -> Result<Manifest> {
         let path = self.manifest_path();
+        let refused = |why: String| {
+            let message = format!("{}: {why}; it was left as it is: fix or move it", path.display());
+            Err(Error::new(Kind::Io, message))
+        };
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<Manifest>(&bytes).ok().filter(|m| m.version == 1).ok_or_else(|| {
-                Error::new(
-                    Kind::Io,
-                    format!(
-                        "{} is corrupt or of an unknown version; it was left as it is: fix or move it",
-                        path.display()
-                    ),
-                )
-            }),
+            Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(manifest) if manifest.version == 1 => Ok(manifest),
+                Ok(manifest) => refused(format!("unknown version {} (this nix-hug reads version 1)", manifest.version)),
+                // serde_json says where: `expected value at line 3 column 5`.
+                Err(e) => refused(format!("corrupt: {e}")),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest { version: 1, entries: Vec::new() }),
             Err(e) => Err(Error::from(e).context(path.display())),
         }

@@ -361,10 +361,12 @@ fn a_corrupt_manifest_is_an_error_and_stays_as_it_is() {
         &["import", "--all"],
         &["store", "ls"],
     ] {
-        let words = [MANIFEST, "is corrupt or of an unknown version; it was left as it is"];
+        let words = [MANIFEST, ": corrupt: EOF while parsing a string at line 1 column 48; it was left as it is"];
         env.run(args).fails(1, &words);
         assert_eq!(std::fs::read(env.manifest()).unwrap(), corrupt, "{args:?}");
     }
+    std::fs::write(env.manifest(), b"{\"version\": 2, \"entries\": []}").unwrap();
+    env.run(&["store", "ls"]).fails(1, &[": unknown version 2 (this nix-hug reads version 1); it was left as it is"]);
     assert_eq!(hub.requests(), []);
 }
 

@@ -115,16 +115,8 @@ fn the_flake_checks_builds_and_runs() {
 fn a_consumer_flake_builds_a_cache() {
     let hub = Hub::start(fixtures::all());
     let (dir, nixpkgs) = stand_in();
-    let cli = Command::new(env!("CARGO_BIN_EXE_nix-hug"))
-        .args(["fetch", "acme/tiny-bert", "--include", "*.safetensors"])
-        .env_clear()
-        .env("HF_ENDPOINT", hub.endpoint())
-        .env("HOME", dir.path())
-        .env("TMPDIR", dir.path())
-        .env("PATH", dir.path().join("no-nix"))
-        .env("NIX_STORE_DIR", dir.path().join("no-store"))
-        .output()
-        .unwrap();
+    let fetch = ["fetch", "acme/tiny-bert", "--include", "*.safetensors"];
+    let cli = support::nix_hug_without_nix(&hub.endpoint(), dir.path()).args(fetch).output().unwrap();
     assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
     let expression = String::from_utf8(cli.stdout).unwrap();
     let hash = expression.lines().find_map(|l| l.strip_prefix("  fileTreeHash = \"")?.strip_suffix("\";")).unwrap();

@@ -3,23 +3,18 @@
 //! removed by the next run.
 
 mod hub;
+mod support;
 
 use hub::{Fault, Hub, fixtures};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// `nix-hug fetch acme/tiny-bert` with TMPDIR in `tmp`, held up by a 503 that asks for a minute's wait.
 fn stalled_fetch(hub: &Hub, tmp: &Path) -> Child {
     hub.inject(Fault::Status { path: "config.json".into(), status: 503, retry_after: Some(60) });
-    let child = Command::new(env!("CARGO_BIN_EXE_nix-hug"))
+    let child = support::nix_hug_without_nix(&hub.endpoint(), tmp)
         .args(["fetch", "acme/tiny-bert"])
-        .env_clear()
-        .env("HF_ENDPOINT", hub.endpoint())
-        .env("HOME", tmp)
-        .env("TMPDIR", tmp)
-        .env("PATH", tmp.join("no-nix"))
-        .env("NIX_STORE_DIR", tmp.join("no-store"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -74,16 +69,8 @@ fn a_folder_left_by_a_killed_run_is_removed_by_the_next() {
     assert_eq!(left.len(), 1, "kill -9 leaves its folder: {left:?}");
 
     let hub = Hub::start(fixtures::all());
-    let out = Command::new(env!("CARGO_BIN_EXE_nix-hug"))
-        .args(["fetch", "acme/tiny-bert", "--file", "config.json"])
-        .env_clear()
-        .env("HF_ENDPOINT", hub.endpoint())
-        .env("HOME", tmp.path())
-        .env("TMPDIR", tmp.path())
-        .env("PATH", tmp.path().join("no-nix"))
-        .env("NIX_STORE_DIR", tmp.path().join("no-store"))
-        .output()
-        .unwrap();
+    let fetch = ["fetch", "acme/tiny-bert", "--file", "config.json"];
+    let out = support::nix_hug_without_nix(&hub.endpoint(), tmp.path()).args(fetch).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&format!("/{}, left behind by a run that was killed", left[0])), "{stderr}");

@@ -37,6 +37,19 @@ pub fn static_package() -> PathBuf {
         .clone()
 }
 
+/// `nix-hug` in a scrubbed environment: the Hub at `endpoint`, HOME and TMPDIR in `dir`, and no Nix
+/// (PATH and NIX_STORE_DIR name folders that do not exist, so no earlier output stands in for a download).
+pub fn nix_hug_without_nix(endpoint: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nix-hug"));
+    cmd.env_clear()
+        .env("HF_ENDPOINT", endpoint)
+        .env("HOME", dir)
+        .env("TMPDIR", dir)
+        .env("PATH", dir.join("no-nix"))
+        .env("NIX_STORE_DIR", dir.join("no-store"));
+    cmd
+}
+
 /// A `nix*` command with a local store and no Hub settings leaking in from the environment.
 pub fn nix(program: &str) -> Command {
     let mut cmd = Command::new(program);

@@ -67,7 +67,9 @@ fn as_user(program: &str) -> Command {
     cmd
 }
 
-/// A home for the user: owned by it, and readable by the daemon's evaluation of what it builds.
+/// A home for the user: owned by it, and readable by the daemon's evaluation of what it builds. It
+/// holds copies of the CLI, the static builder and `lib/`, so that the user needs no access to the
+/// checkout (which may sit in root's home).
 struct Home {
     dir: tempfile::TempDir,
 }
@@ -76,8 +78,22 @@ impl Home {
     fn new() -> Home {
         let dir = tempfile::tempdir().unwrap();
         let ids = user_ids();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::os::unix::fs::chown(dir.path(), Some(ids.0), Some(ids.1)).unwrap();
+        let root = dir.path();
+        let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::create_dir_all(root.join("nix-hug-static/bin")).unwrap();
+        std::fs::create_dir(root.join("lib")).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_nix-hug"), root.join("nix-hug")).unwrap();
+        std::fs::copy(support::static_package().join("bin/nix-hug"), root.join("nix-hug-static/bin/nix-hug")).unwrap();
+        for entry in std::fs::read_dir(project.join("lib")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), root.join("lib").join(entry.file_name())).unwrap();
+        }
+        for path in walkdir::WalkDir::new(root) {
+            let path = path.unwrap().into_path();
+            let mode = if path.is_dir() || path.ends_with("nix-hug") { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::os::unix::fs::chown(root, Some(ids.0), Some(ids.1)).unwrap();
         Home { dir }
     }
 
@@ -114,21 +130,16 @@ impl Home {
     }
 
     fn nix_hug(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
-        self.ok(env!("CARGO_BIN_EXE_nix-hug"), args, vars)
+        self.ok(self.path().join("nix-hug").to_str().unwrap(), args, vars)
     }
 
     /// `nix-build` as the user of `expression` (as `nix-hug fetch` prints it) against `lib/`.
     fn build(&self, name: &str, expression: &str, vars: &[(&str, &str)]) -> Result<String, String> {
-        let package = self.path().join("nix-hug-static");
-        if !package.exists() {
-            std::fs::create_dir_all(package.join("bin")).unwrap();
-            std::fs::copy(support::static_package().join("bin/nix-hug"), package.join("bin/nix-hug")).unwrap();
-        }
         let file = self.path().join(format!("{name}.nix"));
         let prelude = format!(
             "let nix-hug-lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }}; in\n",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("lib").display(),
-            package.display()
+            self.path().join("lib").display(),
+            self.path().join("nix-hug-static").display()
         );
         std::fs::write(&file, prelude + expression).unwrap();
         let out = self.run("nix-build", &["--no-out-link", file.to_str().unwrap()], vars);

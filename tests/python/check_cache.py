@@ -258,7 +258,7 @@ def check_datasets(repo):
 
 
 def mode():
-    """"offline", or "hub unreachable" when HF_ENDPOINT is on loopback; anything else is refused."""
+    """"offline", or the HF_ENDPOINT on loopback the libraries will try; anything else is refused."""
     if os.environ.get("HF_HUB_OFFLINE", "").upper() in TRUE_VALUES:
         return "offline"
     host = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT", "")).hostname or ""
@@ -268,7 +268,7 @@ def mode():
         loopback = False
     if not loopback:
         die("refusing to run without HF_HUB_OFFLINE=1 or an HF_ENDPOINT on loopback (no Hub may be reached)")
-    return "hub unreachable"
+    return f"HF_ENDPOINT={os.environ['HF_ENDPOINT']}"
 
 
 def versions():

@@ -57,6 +57,7 @@ let
       // extra
     );
   firstOf = xs: if xs == [ ] then [ ] else [ (builtins.head xs) ];
+  dashed = c: if c.org == null then c.repo else "${c.org}-${c.repo}";
   typed = filter (c: !(c.error or false) && c.type != null) urls.cases;
 
   urlChecks = concatLists (
@@ -75,18 +76,14 @@ let
         [
           (check "${case}: parseUrl" (lib.parseUrl c.url) {
             inherit (c) type org repo ref;
-            repoId = "${c.org}/${c.repo}";
+            repoId = if c.org == null then c.repo else "${c.org}/${c.repo}";
           })
         ]
         ++ (
           if c.type == null then
             [
-              (check "${case}: fetchModel name" (fetch "model" c.url { }).name
-                "hf-model-${c.org}-${c.repo}-${rev}"
-              )
-              (check "${case}: fetchDataset name" (fetch "dataset" c.url { }).name
-                "hf-dataset-${c.org}-${c.repo}-${rev}"
-              )
+              (check "${case}: fetchModel name" (fetch "model" c.url { }).name "hf-model-${dashed c}-${rev}")
+              (check "${case}: fetchDataset name" (fetch "dataset" c.url { }).name "hf-dataset-${dashed c}-${rev}")
             ]
           else
             [
@@ -135,6 +132,7 @@ let
   );
 
   model = fetch "model" "hf:acme/tiny-bert" { };
+  legacy = fetch "model" "gpt2" { };
   dataset = fetch "dataset" "datasets/acme/tiny-ds" { };
   goodFilters = {
     include = [ ".*\\.safetensors" ];
@@ -164,6 +162,9 @@ let
         {
           inherit (dataset) repoId repoType org repo revision;
         }
+        {
+          inherit (legacy) repoId repoType org repo revision;
+        }
       ]
       [
         {
@@ -180,8 +181,16 @@ let
           repo = "tiny-ds";
           revision = rev;
         }
+        {
+          repoId = "gpt2";
+          repoType = "model";
+          org = null;
+          repo = "gpt2";
+          revision = rev;
+        }
       ]
     )
+    (check "legacy snapshot" legacy.snapshot "${legacy.outPath}/models--gpt2/snapshots/${rev}")
     (check "model snapshot" model.snapshot "${model.outPath}/models--acme--tiny-bert/snapshots/${rev}")
     (check "dataset snapshot" dataset.snapshot "${dataset.outPath}/datasets--acme--tiny-ds/snapshots/${rev}")
     (check "snapshot has context" (hasContext model.snapshot) true)

@@ -76,6 +76,7 @@ fn read_repos(dir: &Path) -> std::io::Result<Vec<Repo>> {
                 commits: vec![Commit { sha: sha.clone(), files }],
                 refs: vec![("main".into(), sha)],
                 token: None,
+                old_ids: Vec::new(),
             });
         }
     }

@@ -12,6 +12,7 @@ let
     all
     attrNames
     concatStringsSep
+    elem
     elemAt
     filter
     head
@@ -34,7 +35,14 @@ let
     && match "[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?" s != null
     && match ".*(--|\\.\\.).*" s == null;
 
-  # The first form whose regex matches the URL decides; its last group is "org/repo[/tree/REF]".
+  # The first segments of the Hub's own pages, never a legacy single-name id.
+  reserved = [
+    "datasets"
+    "models"
+    "spaces"
+  ];
+
+  # The first form whose regex matches the URL decides; its last group is "[org/]repo[/tree/REF]".
   # Order matters: "https://huggingface.co/datasets/..." must never be read as a model owned by "datasets".
   urlForms = [
     {
@@ -80,21 +88,24 @@ let
       form = if forms == [ ] then bareForm else head forms;
       groups = match form.re url;
       rest = if forms == [ ] then url else elemAt groups (length groups - 1);
-      parts = match "([^/]*)/([^/]*)(/tree/([^/]*))?" rest;
-      org = elemAt parts 0;
-      repo = elemAt parts 1;
-      ref = elemAt parts 3;
+      # A legacy id (gpt2) has no owner: org is null.
+      parts = match "(([^/]*)/)?([^/]*)(/tree/([^/]*))?" rest;
+      org = elemAt parts 1;
+      repo = elemAt parts 2;
+      ref = elemAt parts 4;
     in
     if !isString url then
       fail "not a string"
     else if form ? error then
       fail form.error
     else if parts == null then
-      fail "expected exactly two path segments, org/repo"
-    else if !validName org then
+      fail "expected org/repo (or a legacy name such as gpt2)"
+    else if org != null && !validName org then
       fail "invalid owner ${toJSON org}"
     else if !validName repo then
       fail "invalid repository name ${toJSON repo}"
+    else if org == null && elem repo reserved then
+      fail "${toJSON repo} is not a repository"
     else if ref != null && !(form.tree or false) then
       fail "/tree/REF is only allowed in https:// URLs"
     else if ref != null && match "([A-Za-z0-9._+@=-]|%2[Ff])+" ref == null then
@@ -103,7 +114,7 @@ let
       {
         inherit (form) type;
         inherit org repo;
-        repoId = "${org}/${repo}";
+        repoId = if org == null then repo else "${org}/${repo}";
         ref = if ref == null then null else replaceStrings [ "%2F" "%2f" ] [ "/" "/" ] ref;
       };
 
@@ -139,12 +150,15 @@ let
     }:
     let
       u = parseUrl url;
+      # The store name and the cache folder spell the id's "/" as "-" and "--".
+      dashed = replaceStrings [ "/" ] [ "-" ] u.repoId;
+      folder = "${type}s--${replaceStrings [ "/" ] [ "--" ] u.repoId}";
       deprecated = filter (n: args ? ${n}) [
         "repoInfoHash"
         "derivationHash"
       ];
       drv = builtins.derivation {
-        name = "hf-${type}-${u.org}-${u.repo}-${rev}";
+        name = "hf-${type}-${dashed}-${rev}";
         inherit system builder;
         args = [ "__fetch" ];
         repoType = type;
@@ -155,10 +169,13 @@ let
         outputHashMode = "recursive";
         outputHashAlgo = "sha256";
         outputHash = fileTreeHash;
-        # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies.
+        # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies and
+        # the CA bundle of a proxy that intercepts TLS (the file must be visible in the sandbox).
         impureEnvVars = [
           "HF_TOKEN"
           "HF_ENDPOINT"
+          "NIX_SSL_CERT_FILE"
+          "SSL_CERT_FILE"
           "http_proxy"
           "https_proxy"
           "ftp_proxy"
@@ -178,7 +195,7 @@ let
         inherit (u) repoId org repo;
         repoType = type;
         revision = rev;
-        snapshot = "${drv}/${type}s--${u.org}--${u.repo}/snapshots/${rev}";
+        snapshot = "${drv}/${folder}/snapshots/${rev}";
       };
     in
     if u.type != null && u.type != type then

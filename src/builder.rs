@@ -1,7 +1,8 @@
 /*!
 The sandbox face: the builders of the derivations in `lib/`. They read `$out` and the derivation's plain
 string attributes from the environment, then run the same pipeline as the CLI. No nix, no `HOME`, no CA
-files, no progress bars, nothing written outside `$out`; a few plain lines for the build log.
+file but one its environment names (see `tls`), no progress bars, nothing written outside `$out`; a few
+plain lines for the build log.
 */
 
 use crate::download::{Event, Options};
@@ -37,6 +38,7 @@ pub fn fetch() -> Result<()> {
     let filters = Filters::from_json(&var("filters").unwrap_or_default())?;
     let endpoint =
         optional("HF_ENDPOINT").or_else(|| optional("endpoint")).unwrap_or_else(|| hub::DEFAULT_ENDPOINT.to_owned());
+    crate::tls::set_in_sandbox();
     let hub = Hub::new(&endpoint, Token::from_env())?;
 
     let plan = pipeline::plan(&hub, &repo, &commit, &filters)?;

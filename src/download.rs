@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 const BUFFER: usize = 1 << 20;
@@ -77,8 +77,9 @@ struct FileState {
     ranges_left: AtomicUsize,
     /// A local copy of the right size, tried before the network.
     local: Option<PathBuf>,
-    /// Where the first range was redirected: later ranges go straight there, sparing the Hub.
-    final_url: OnceLock<String>,
+    /// Where a range was redirected: later ranges go straight there, sparing the Hub, until that
+    /// (signed, expiring) URL is refused.
+    final_url: Mutex<Option<String>>,
 }
 
 struct Task {
@@ -112,7 +113,7 @@ pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Eve
             tmp,
             ranges_left: AtomicUsize::new(ranges as usize),
             local,
-            final_url: OnceLock::new(),
+            final_url: Mutex::new(None),
         });
     }
     // Large files first, so their ranges spread over every worker and the small files fill the gaps.
@@ -261,14 +262,19 @@ fn fetch_range(
     let mut out = OpenOptions::new().write(true).open(&file.tmp)?;
     let mut pos = start;
     retry::retrying(&file.job.name, |progressed| {
-        let url = file.final_url.get().unwrap_or(&file.job.url);
-        let (final_url, resp) = hub.get(url, Some((pos, Some(end))))?;
+        let cached = file.final_url.lock().unwrap().clone();
+        let (final_url, resp) = hub.get(cached.as_deref().unwrap_or(&file.job.url), Some((pos, Some(end))))?;
+        if cached.is_some() && matches!(resp.status().as_u16(), 401 | 403 | 410) {
+            *file.final_url.lock().unwrap() = None;
+            let msg = format!("{} refused the signed URL it was sent to earlier (expired)", redact(&final_url));
+            return Err(Error::transient(msg + "; asking the Hub for a new one", Duration::ZERO));
+        }
         check(&resp, &final_url)?;
         if resp.status().as_u16() != 206 {
             return Err(Error::new(Kind::Network, format!("{} ignored a Range request", redact(&final_url))));
         }
         check_content_range(&resp, pos, &final_url)?;
-        let _ = file.final_url.set(final_url.clone());
+        *file.final_url.lock().unwrap() = Some(final_url.clone());
         out.seek(SeekFrom::Start(pos))?;
         let mut body = resp.into_body().into_reader();
         copy(&mut body, &mut out, end + 1 - pos, buf, &final_url, |chunk| {

@@ -34,6 +34,16 @@ impl Filters {
         Ok(filters.unwrap_or_default())
     }
 
+    /// Each list sorted and without duplicates: the same choice of files is written, compared and
+    /// printed one way, whatever order the flags came in.
+    pub fn canonical(mut self) -> Filters {
+        for list in [&mut self.include, &mut self.exclude, &mut self.files] {
+            list.sort();
+            list.dedup();
+        }
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.include.is_empty() && self.exclude.is_empty() && self.files.is_empty()
     }
@@ -113,6 +123,12 @@ pub fn glob_to_regex(glob: &str) -> Result<String> {
                     first = false;
                 }
                 class.push(']');
+                // A range the wrong way round (`[z-a]`, `[a-[]`) would only fail later, as a regex.
+                if Regex::new(&class).is_err() {
+                    return Err(usage(format!(
+                        "invalid glob {glob:?}: a range in [...] goes from a lower to a higher character"
+                    )));
+                }
                 re.push_str(&class);
             }
             c => {
@@ -183,6 +199,11 @@ mod tests {
             assert_eq!(glob_to_regex(glob).unwrap(), want, "glob {glob}");
         }
         assert!(glob_to_regex("[abc").is_err());
+        assert!(
+            glob_to_regex("[a-[]").unwrap_err().to_string().contains("a range in [...]"),
+            "found by tests/parsers.rs"
+        );
+        assert!(glob_to_regex("[z-a].bin").is_err());
     }
 
     #[test]

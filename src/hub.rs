@@ -19,9 +19,16 @@ const MAX_REDIRECTS: usize = 10;
 /// Bound on a JSON answer; a tree page of 1,000 entries is well under 1 MiB.
 const MAX_JSON: u64 = 256 << 20;
 
-/// A Hub access token. Its `Debug` and `Display` never show it.
+/// Where [`Token::from_env`] looks, for messages.
+const TOKEN_SOURCES: &str = "HF_TOKEN, HUGGING_FACE_HUB_TOKEN or the file $HF_TOKEN_PATH (default $HF_HOME/token)";
+
+/// A Hub access token, and where it was read. Its `Debug` never shows it.
 #[derive(Clone)]
-pub struct Token(String);
+pub struct Token {
+    secret: String,
+    /// `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN` or the file's path; `None` for a value given in code.
+    source: Option<String>,
+}
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -34,22 +41,29 @@ impl Token {
     /// then the file `$HF_TOKEN_PATH` or `$HF_HOME/token` (default `~/.cache/huggingface/token`).
     pub fn from_env() -> Option<Token> {
         let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        if let Some(t) = var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN")) {
-            return Token::clean(&t);
+        for name in ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] {
+            if let Some(t) = var(name) {
+                return Token::clean(&t, Some(name.to_owned()));
+            }
         }
         let path = var("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| Some(hf_home()?.join("token")))?;
-        Token::clean(&std::fs::read_to_string(path).ok()?)
+        Token::clean(&std::fs::read_to_string(&path).ok()?, Some(path.display().to_string()))
     }
 
-    fn clean(raw: &str) -> Option<Token> {
+    fn clean(raw: &str, source: Option<String>) -> Option<Token> {
         let t: String = raw.chars().filter(|c| *c != '\r' && *c != '\n').collect();
         let t = t.trim();
-        (!t.is_empty()).then(|| Token(t.to_owned()))
+        (!t.is_empty()).then(|| Token { secret: t.to_owned(), source })
     }
 
     /// A token given explicitly, cleaned like one read from a file; none if it is blank.
     pub fn from_value(raw: &str) -> Option<Token> {
-        Token::clean(raw)
+        Token::clean(raw, None)
+    }
+
+    /// `the token` or `the token from HF_TOKEN`, for messages.
+    fn described(&self) -> String {
+        self.source.as_ref().map_or_else(|| "the token".to_owned(), |s| format!("the token from {s}"))
     }
 }
 
@@ -59,6 +73,16 @@ pub fn hf_home() -> Option<PathBuf> {
     var("HF_HOME")
         .or_else(|| var("XDG_CACHE_HOME").map(|c| c.join("huggingface")))
         .or_else(|| var("HOME").map(|h| h.join(".cache/huggingface")))
+}
+
+/// What the Hub says a ref points at.
+#[derive(Debug, Deserialize)]
+pub struct Revision {
+    /// The repo's id now: another one than asked when the repo was renamed (or the id is a legacy
+    /// alias such as `gpt2`), since the Hub redirects old ids.
+    pub id: Option<String>,
+    #[serde(rename = "sha")]
+    pub commit: String,
 }
 
 /// One file of the tree listing at a commit.
@@ -121,6 +145,7 @@ impl Hub {
             .timeout_recv_response(Some(Duration::from_secs(60)))
             .timeout_per_read(Some(Duration::from_secs(60)))
             .max_idle_connections_per_host(64)
+            .tls_config(crate::tls::config()?)
             .build()
             .new_agent();
         Ok(Hub { endpoint: endpoint.to_owned(), token, agent })
@@ -131,21 +156,17 @@ impl Hub {
     }
 
     /// The commit a ref (branch, tag, `refs/pr/N`, or a commit) points at.
-    pub fn revision(&self, repo: &Repo, rev: &str) -> Result<String> {
-        #[derive(Deserialize)]
-        struct Info {
-            sha: String,
-        }
+    pub fn revision(&self, repo: &Repo, rev: &str) -> Result<Revision> {
         let url = format!("{}/api/{}/{repo}/revision/{}", self.endpoint, repo.kind.plural(), quote(rev, false));
-        let info: Info = retry::retrying(&format!("resolving {rev:?}"), |_| self.get_json(&url, repo))
+        let info: Revision = retry::retrying(&format!("resolving {rev:?}"), |_| self.get_json(&url, repo))
             .with_context(|| format!("resolving {rev:?}"))?;
-        if !crate::repo::is_commit(&info.sha) {
+        if !crate::repo::is_commit(&info.commit) {
             return Err(Error::new(
                 Kind::Integrity,
-                format!("the Hub answered {:?}, not a commit id, for {rev:?}", info.sha),
+                format!("the Hub answered {:?}, not a commit id, for {rev:?}", info.commit),
             ));
         }
-        Ok(info.sha)
+        Ok(info)
     }
 
     /// Every file of the repo at `commit`, following `Link: <…>; rel="next"` pages.
@@ -156,7 +177,7 @@ impl Hub {
         while let Some(url) = next.take() {
             let (page, link): (Vec<RawEntry>, _) = retry::retrying("listing files", |_| {
                 let (url, mut resp) = self.get(&url, None)?;
-                check_status(&resp, repo, &url)?;
+                self.check_status(&resp, repo, &url)?;
                 let link = next_link(resp.headers()).map(|l| self.absolute(&url, &l));
                 Ok((read_json(&mut resp, &url)?, link))
             })
@@ -209,15 +230,58 @@ impl Hub {
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str, repo: &Repo) -> Result<T> {
         let (final_url, mut resp) = self.get(url, None)?;
-        check_status(&resp, repo, &final_url)?;
+        self.check_status(&resp, repo, &final_url)?;
         read_json(&mut resp, &final_url)
+    }
+
+    /// Maps a Hub answer that is not a success to an error that says what to do. A gated repo
+    /// answers 401 to a missing or refused token, 403 to a valid one without access.
+    fn check_status(&self, resp: &Response<ureq::Body>, repo: &Repo, url: &str) -> Result<()> {
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let code = header(resp, "x-error-code").unwrap_or("");
+        // The Hub also answers 401 for a repo that does not exist; these say the token is at fault.
+        let refused = code == "GatedRepo"
+            || header(resp, "x-error-message").is_some_and(|m| m.starts_with("Invalid credentials"));
+        let token_help = "set HF_TOKEN (or log in with `hf auth login`) with a token that has access";
+        let what = repo.kind.as_str();
+        let err = match (status, code, &self.token) {
+            (401, _, Some(token)) if refused => Error::new(
+                Kind::Auth,
+                format!("the Hub refused {} (invalid or expired): set a valid one", token.described()),
+            ),
+            (401, "GatedRepo", None) => Error::new(
+                Kind::Auth,
+                format!("{what} {repo} is gated and no token is set: set {TOKEN_SOURCES} to a token with access"),
+            ),
+            (_, "GatedRepo", token) => Error::new(
+                Kind::Auth,
+                format!(
+                    "{what} {repo} is gated and {} has no access to it yet: request access at {}/{}{repo}",
+                    token.as_ref().map_or_else(|| "the token".to_owned(), Token::described),
+                    origin(url),
+                    repo.kind.url_prefix()
+                ),
+            ),
+            (_, "RevisionNotFound", _) => Error::new(Kind::NoSuchRevision, "no such branch, tag or commit"),
+            (_, "EntryNotFound", _) => Error::new(Kind::NotFound, "no such file at this commit".to_owned()),
+            (404 | 401, _, _) | (_, "RepoNotFound", _) => Error::new(
+                Kind::NotFound,
+                format!("{what} {repo} not found at {} (if it is private or gated, {token_help})", origin(url)),
+            ),
+            (403, _, _) => Error::new(Kind::Auth, format!("access to {what} {repo} denied (403): {token_help}")),
+            _ => status_error(resp, url),
+        };
+        Err(err)
     }
 
     fn send(&self, method: &str, url: &str, range: Option<(u64, Option<u64>)>) -> Result<Response<ureq::Body>> {
         let mut req = ureq::http::Request::builder().method(method).uri(url);
         let authorized = self.token.is_some() && origin(url) == origin(&self.endpoint);
         if let (Some(token), true) = (&self.token, authorized) {
-            req = req.header("Authorization", format!("Bearer {}", token.0));
+            req = req.header("Authorization", format!("Bearer {}", token.secret));
         }
         if let Some((start, end)) = range {
             req = req.header("Range", format!("bytes={start}-{}", end.map(|e| e.to_string()).unwrap_or_default()));
@@ -280,46 +344,21 @@ fn header<'a>(resp: &'a Response<ureq::Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Maps a Hub answer that is not a success to an error that says what to do.
-pub fn check_status(resp: &Response<ureq::Body>, repo: &Repo, url: &str) -> Result<()> {
-    let status = resp.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let code = header(resp, "x-error-code").unwrap_or("");
-    let token_help = "set HF_TOKEN (or log in with `hf auth login`) with a token that has access";
-    let what = match repo.kind {
-        crate::repo::RepoType::Model => "model",
-        crate::repo::RepoType::Dataset => "dataset",
-    };
-    let err = match (status, code) {
-        (_, "GatedRepo") => Error::new(
-            Kind::Auth,
-            format!(
-                "{what} {repo} is gated: request access at {}/{}{repo}, then {token_help}",
-                origin(url),
-                repo.kind.url_prefix()
-            ),
-        ),
-        (_, "RevisionNotFound") => Error::new(Kind::NoSuchRevision, "no such branch, tag or commit"),
-        (_, "EntryNotFound") => Error::new(Kind::NotFound, "no such file at this commit".to_owned()),
-        (404, _) | (401, _) | (_, "RepoNotFound") => Error::new(
-            Kind::NotFound,
-            format!("{what} {repo} not found at {} (if it is private or gated, {token_help})", origin(url)),
-        ),
-        (403, _) => Error::new(Kind::Auth, format!("access to {what} {repo} denied (403): {token_help}")),
-        _ => status_error(resp, url),
-    };
-    Err(err)
-}
-
 /// The error for an answer that is not a success, when there is no more specific advice to give.
 pub fn status_error(resp: &Response<ureq::Body>, url: &str) -> Error {
     let status = resp.status().as_u16();
-    let msg = format!("{} answered {status}", redact(url));
+    let mut msg = format!("{} answered {status}", redact(url));
     match status {
         408 | 429 | 500..=599 => {
-            let after = header(resp, "retry-after").and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
+            let seconds = |v: &str| v.trim().parse().ok().map(Duration::from_secs);
+            let mut after = header(resp, "retry-after").and_then(seconds);
+            // Over its quota the Hub may send no `Retry-After`, only when the window resets.
+            if status == 429
+                && let Some(reset) = header(resp, "ratelimit").and_then(rate_limit_reset)
+            {
+                msg += &format!(": rate limited, the Hub's quota resets in {}s", reset.as_secs());
+                after = after.max(Some(reset));
+            }
             Error::transient(msg, after.unwrap_or_default())
         }
         401 | 403 => Error::new(Kind::Auth, msg),
@@ -328,7 +367,15 @@ pub fn status_error(resp: &Response<ureq::Body>, url: &str) -> Error {
     }
 }
 
+/// The `t` of `RateLimit: "api";r=0;t=55`: seconds until the quota resets.
+fn rate_limit_reset(value: &str) -> Option<Duration> {
+    value.split(';').find_map(|p| p.trim().strip_prefix("t=")?.parse().ok()).map(Duration::from_secs)
+}
+
 fn transport_error(e: ureq::Error, url: &str) -> Error {
+    if let Some(tls) = crate::tls::handshake_error(&e, origin(url)) {
+        return tls;
+    }
     use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable};
     let unreachable = match &e {
         ureq::Error::HostNotFound => Some("host not found".to_owned()),
@@ -446,7 +493,14 @@ mod tests {
     #[test]
     fn token_never_shows() {
         assert_eq!(format!("{:?}", Token::from_value("hf_secret")), "Some(***)");
-        assert!(Token::clean(" \n").is_none());
-        assert_eq!(Token::clean("hf_x\r\n").unwrap().0, "hf_x");
+        assert!(Token::from_value(" \n").is_none());
+        assert_eq!(Token::from_value("hf_x\r\n").unwrap().secret, "hf_x");
+    }
+
+    #[test]
+    fn rate_limit_headers() {
+        assert_eq!(rate_limit_reset("\"api\";r=0;t=55"), Some(Duration::from_secs(55)));
+        assert_eq!(rate_limit_reset("\"api\";r=0"), None);
+        assert_eq!(rate_limit_reset("\"api\";r=0;t=soon"), None);
     }
 }

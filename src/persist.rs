@@ -27,7 +27,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// The config file (if any), then the environment, which wins.
+    /// The config file (if any), then the environment, which wins. Both follow one rule (absolute paths
+    /// or `~/`, booleans as `true`/`false`); the file is read only for keys the environment leaves
+    /// unset, so a broken file is in the way only when it has something to say.
     pub fn load() -> Result<Config> {
         let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
         let dir = var("XDG_CONFIG_HOME")
@@ -35,27 +37,39 @@ impl Config {
             .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))
             .unwrap_or_default();
         let path = dir.join("nix-hug").join("config");
+        let (env_dir, env_auto) = (var("NIX_HUG_PERSIST_DIR"), var("NIX_HUG_AUTO_PERSIST"));
         let mut config = match fs::read_to_string(&path) {
+            _ if env_dir.is_some() && env_auto.is_some() => Config { path, ..Config::default() },
             Ok(text) => Config::parse(&text, &path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config { path, ..Config::default() },
             Err(e) => return Err(Error::from(e).context(path.display())),
         };
-        if let Some(dir) = var("NIX_HUG_PERSIST_DIR") {
-            config.persist_dir = Some(PathBuf::from(dir));
+        let env = |name: &str, value: &std::ffi::OsStr, why: &str| {
+            usage(format!("{name}={}: {why}", value.to_string_lossy()))
+        };
+        if let Some(value) = env_dir {
+            let dir = value.to_str().and_then(absolute_dir);
+            config.persist_dir =
+                Some(dir.ok_or_else(|| {
+                    env("NIX_HUG_PERSIST_DIR", &value, "must be an absolute path (or start with ~/)")
+                })?);
         }
-        if let Some(v) = var("NIX_HUG_AUTO_PERSIST") {
-            config.auto_persist = parse_bool(&v.to_string_lossy())
-                .ok_or_else(|| usage(format!("NIX_HUG_AUTO_PERSIST={v:?}: expected true or false")))?;
+        if let Some(value) = env_auto {
+            config.auto_persist = value
+                .to_str()
+                .and_then(parse_bool)
+                .ok_or_else(|| env("NIX_HUG_AUTO_PERSIST", &value, "expected true or false"))?;
         }
         Ok(config)
     }
 
-    /// `key=value` lines; blank lines and `#` comments are ignored; anything else is an error naming the line.
+    /// `key=value` lines; blank lines and `#` comments (a whole line, or from a `#` after a space to the
+    /// end of the line) are ignored; anything else is an error naming the line.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let mut config = Config { path: path.to_owned(), ..Config::default() };
         for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            let line = strip_comment(line).trim();
+            if line.is_empty() {
                 continue;
             }
             let bad = |why: &str| usage(format!("{}:{}: {why}", path.display(), n + 1));
@@ -90,8 +104,20 @@ impl Config {
     }
 }
 
-/// A directory written in the config file: absolute, or under `~/`. A relative one would change meaning
-/// with the directory nix-hug runs in.
+/// The line up to a `#` that starts it or follows white space: `persist_dir=/models # on the big disk`.
+fn strip_comment(line: &str) -> &str {
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        if c == '#' && previous.is_whitespace() {
+            return &line[..i];
+        }
+        previous = c;
+    }
+    line
+}
+
+/// A directory, in the config file or the environment: absolute, or under `~/`. A relative one would
+/// change meaning with the directory nix-hug runs in.
 fn absolute_dir(value: &str) -> Option<PathBuf> {
     match value.strip_prefix("~/") {
         Some(rest) => Some(PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(rest)),
@@ -154,13 +180,12 @@ pub fn describe_filters(filters: &Filters) -> String {
 /// The entries of the repository `url` names, at commits starting with `rev` when given. A bare
 /// `org/repo` names models if any entry is one, else datasets, as `fetch` looks it up on the Hub.
 pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> Vec<&'a Entry> {
-    let id = format!("{}/{}", url.org, url.name);
     let rev = rev.map(str::to_ascii_lowercase);
     let kinds = url.kind.map_or(vec![RepoType::Model, RepoType::Dataset], |k| vec![k]);
     kinds
         .into_iter()
         .map(|kind| {
-            let of = |e: &&Entry| e.repo_id == id && e.kind == kind.as_str();
+            let of = |e: &&Entry| e.repo_id == url.id && e.kind == kind.as_str();
             entries.iter().filter(of).filter(|e| rev.as_ref().is_none_or(|r| e.rev.starts_with(r.as_str()))).collect()
         })
         .find(|found: &Vec<&Entry>| !found.is_empty())
@@ -172,7 +197,9 @@ pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> V
 pub fn reusable<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>, filters: &Filters) -> Option<&'a Entry> {
     let commit = rev.filter(|r| is_commit(&r.to_ascii_lowercase()));
     let found = matching(entries, url, commit);
-    found.into_iter().filter(|e| &e.filters == filters).max_by(|a, b| a.exported.cmp(&b.exported))
+    // Entries recorded before filters were kept canonical may list them in any order.
+    let filters = filters.clone().canonical();
+    found.into_iter().filter(|e| e.filters.clone().canonical() == filters).max_by(|a, b| a.exported.cmp(&b.exported))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -204,6 +231,19 @@ impl Persist {
 
     pub fn entries(&self) -> Result<Vec<Entry>> {
         Ok(self.read()?.entries)
+    }
+
+    /// Refuses, before anything is downloaded for it, a persist directory that could not take an export:
+    /// a file, or a folder this user cannot write to. Creates it when it does not exist.
+    pub fn check_writable(&self) -> Result<()> {
+        let dir = &self.dir;
+        if dir.exists() && !dir.is_dir() {
+            return Err(usage(format!("the persist directory {} is not a directory", dir.display())));
+        }
+        let probe = dir.join(format!(".nix-hug-write-test-{}", std::process::id()));
+        fs::create_dir_all(dir).and_then(|()| File::create(&probe)).and_then(|_| fs::remove_file(&probe)).map_err(|e| {
+            Error::new(Kind::Io, format!("cannot write to the persist directory {}", dir.display())).with_source(e)
+        })
     }
 
     /// Adds or replaces the entry for the same output, under the lock, atomically.
@@ -304,12 +344,16 @@ mod tests {
         let c = Config::parse("# models\npersist_dir = /persist/my models\nauto_persist=TRUE\n\n", path).unwrap();
         assert_eq!(c.persist_dir.as_deref(), Some(Path::new("/persist/my models")));
         assert!(c.auto_persist);
+        let c = Config::parse("persist_dir=/models#1 # the big disk\nauto_persist=true\t# yes\n", path).unwrap();
+        assert_eq!(c.persist_dir.as_deref(), Some(Path::new("/models#1")), "a # after a space starts a comment");
+        assert!(c.auto_persist);
         let bad = [
             ("persist_dir\n", 1),
             ("\nauto_persist=maybe", 2),
             ("color=red", 1),
             ("persist_dir=", 1),
             ("persist_dir=models", 1),
+            ("persist_dir= # nothing", 1),
         ];
         for (text, line) in bad {
             let e = Config::parse(text, path).unwrap_err();
@@ -426,6 +470,13 @@ mod tests {
             "a prefix is a ref to fetch, not a commit"
         );
         assert_eq!(reuse("acme/bert", None, &st), Some('b'));
+        let two = |a: &str, b: &str| Filters { include: vec![a.into(), b.into()], ..Filters::default() };
+        let unsorted = [at("model", "acme/bert", 'u', two("z.*", "a.*"), "2026-01-01T00:00:00Z")];
+        assert_eq!(
+            reusable(&unsorted, &url("acme/bert"), None, &two("a.*", "z.*")).map(|e| e.rev.chars().next().unwrap()),
+            Some('u'),
+            "filters compare in any order"
+        );
         assert_eq!(reuse("datasets/acme/bert", None, &Filters::default()), Some('d'));
     }
 

@@ -6,7 +6,7 @@ the CLI prints is the hash the sandbox produces. Never prints or reads the envir
 */
 
 use crate::download::{self, Event, Expected, Job, Options};
-use crate::error::{Context, Result, usage};
+use crate::error::{Context, Error, Kind, Result};
 use crate::filter::{Filters, check_paths};
 use crate::hub::{Entry, Hub};
 use crate::layout;
@@ -43,7 +43,8 @@ pub fn plan(hub: &Hub, repo: &Repo, commit: &str, filters: &Filters) -> Result<P
     check_paths(listed.iter().map(|e| e.path.as_str())).with_context(|| label.clone())?;
     let missing = selector.missing(&listed.iter().map(|e| e.path.as_str()).collect::<HashSet<_>>());
     if !missing.is_empty() {
-        return Err(usage(format!("no such file at this commit: {}", missing.join(", "))).context(label));
+        let message = format!("no such file at this commit: {}", missing.join(", "));
+        return Err(Error::new(Kind::NotFound, message).context(label));
     }
     let (files, skipped) = listed.into_iter().partition(|e| selector.takes(&e.path, e.lfs.is_some()));
     Ok(Plan { repo: repo.clone(), commit: commit.to_owned(), files, skipped })

@@ -132,7 +132,7 @@ mod tests {
 
     fn result(kind: RepoType, filters: Filters) -> FetchResult {
         FetchResult {
-            repo: Repo { kind, org: "acme".into(), name: "tiny-bert".into() },
+            repo: Repo { kind, id: "acme/tiny-bert".into() },
             rev: "0123456789abcdef0123456789abcdef01234567".into(),
             filters,
             file_tree_hash: "sha256-mD+VYvxsLFH7+jiumTZYcE3f3kpMKeimaR0eElkT7FI=".into(),

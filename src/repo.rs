@@ -46,66 +46,71 @@ impl RepoType {
     }
 }
 
-/// A repository on the Hub: `org/name` and its type.
+/// A repository on the Hub: its id and its type. The id is `org/name`, or a single `name` for the
+/// legacy ids that predate organisations (`gpt2`, `bert-base-uncased`, `squad`), which the Hub still
+/// answers to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Repo {
     pub kind: RepoType,
-    pub org: String,
-    pub name: String,
+    pub id: String,
 }
 
 impl Repo {
-    /// `org/name` from the builder's `repoId`.
+    /// From the builder's `repoId`, the manifest, or the Hub's answer.
     pub fn from_id(kind: RepoType, id: &str) -> Result<Repo> {
-        let (org, name) = split_id(id).ok_or_else(|| usage(format!("invalid repo id {id:?}: {ID_RULES}")))?;
-        Ok(Repo { kind, org: org.to_owned(), name: name.to_owned() })
+        if !valid_id(id) {
+            return Err(usage(format!("invalid repo id {id:?}: {ID_RULES}")));
+        }
+        Ok(Repo { kind, id: id.to_owned() })
     }
 
     /// The shortest URL form that names this repo and its type: `org/name` for a model (a bare
     /// `org/repo` is a model to `fetchModel` and is tried as a model first by the CLI),
     /// `datasets/org/name` for a dataset.
     pub fn url(&self) -> String {
-        format!("{}{self}", self.kind.url_prefix())
+        format!("{}{}", self.kind.url_prefix(), self.id)
     }
 
-    /// `models--org--name`: the folder in an HF cache.
+    /// `models--org--name` (`models--gpt2`): the folder in an HF cache.
     pub fn folder(&self) -> String {
-        format!("{}--{}--{}", self.kind.plural(), self.org, self.name)
+        format!("{}--{}", self.kind.plural(), self.id.replace('/', "--"))
     }
 
-    /// `hf-model-org-name-<rev>`: the store name of a fetch output.
+    /// `hf-model-org-name-<rev>` (`hf-model-gpt2-<rev>`): the store name of a fetch output.
     pub fn store_name(&self, rev: &str) -> String {
-        format!("hf-{}-{}-{}-{}", self.kind.as_str(), self.org, self.name, rev)
+        format!("hf-{}-{}-{}", self.kind.as_str(), self.id.replace('/', "-"), rev)
     }
 }
 
 impl fmt::Display for Repo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.org, self.name)
+        f.write_str(&self.id)
     }
 }
 
-/// What a user's URL says: the repo, its type when the form tells it, and a ref from `/tree/<ref>`.
+/// What a user's URL says: the repo id, its type when the form tells it, and a ref from `/tree/<ref>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoUrl {
     pub kind: Option<RepoType>,
-    pub org: String,
-    pub name: String,
+    pub id: String,
     pub rev: Option<String>,
 }
 
 impl RepoUrl {
     pub fn with_kind(&self, kind: RepoType) -> Repo {
-        Repo { kind, org: self.org.clone(), name: self.name.clone() }
+        Repo { kind, id: self.id.clone() }
     }
 }
 
-const ID_RULES: &str = "expected org/name, each made of letters, digits, '-', '_' and '.', \
-    not starting or ending with '-' or '.', without '--' or '..', at most 96 characters";
+const ID_RULES: &str = "expected org/name (or a legacy name such as gpt2), each made of letters, digits, '-', \
+    '_' and '.', not starting or ending with '-' or '.', without '--' or '..', at most 96 characters";
 
 const HOSTS: &[&str] = &["https://huggingface.co/", "https://hf.co/"];
 
-/// Parses every URL form of DESIGN.md ("Fetching", step 1).
+/// The first segments of the Hub's own pages, never a legacy repo id.
+const RESERVED: &[&str] = &["datasets", "models", "spaces"];
+
+/// Parses every URL form of DESIGN.md ("Fetching", step 1), and the single-name legacy ids in each.
 pub fn parse_url(url: &str) -> Result<RepoUrl> {
     let bad = |why: &str| {
         usage(format!(
@@ -130,35 +135,37 @@ pub fn parse_url(url: &str) -> Result<RepoUrl> {
         (None, url, false)
     };
 
-    let mut rev = None;
-    let id = if web {
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let mut parts = rest.splitn(3, '/');
-        let (org, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        if let Some(tail) = parts.next() {
-            let r = tail.strip_prefix("tree/").ok_or_else(|| bad("expected /tree/REF after the repository"))?;
-            rev = Some(decode_ref(r).ok_or_else(|| bad("invalid ref (write a slash in it as %2F)"))?);
-        }
-        (org, name)
-    } else {
-        split_segments(rest).ok_or_else(|| bad(ID_RULES))?
+    let rest = if web { rest.strip_suffix('/').unwrap_or(rest) } else { rest };
+    let segments: Vec<&str> = rest.split('/').collect();
+    // In a web URL, `/tree/REF` may follow the id; `org/tree` alone is a repo named "tree".
+    let (id, tree) = match segments[..] {
+        [.., "tree", r] if web && segments.len() > 2 => (&segments[..segments.len() - 2], Some(r)),
+        _ => (&segments[..], None),
     };
-    if !valid_segment(id.0) || !valid_segment(id.1) {
+    if web && tree.is_none() && id.len() > 2 {
+        return Err(bad("expected /tree/REF after the repository"));
+    }
+    let id = id.join("/");
+    if !valid_id(&id) {
         return Err(bad(ID_RULES));
     }
-    Ok(RepoUrl { kind, org: id.0.to_owned(), name: id.1.to_owned(), rev })
+    let rev = match tree {
+        Some(r) => Some(decode_ref(r).ok_or_else(|| bad("invalid ref (write a slash in it as %2F)"))?),
+        None => None,
+    };
+    Ok(RepoUrl { kind, id, rev })
 }
 
-fn split_segments(s: &str) -> Option<(&str, &str)> {
-    let (org, name) = s.split_once('/')?;
-    (!name.contains('/')).then_some((org, name))
+/// `org/name` or a legacy `name`, by the Hub's repo name rules; they also keep every derived name
+/// store-safe.
+fn valid_id(id: &str) -> bool {
+    match id.split_once('/') {
+        Some((org, name)) => valid_segment(org) && valid_segment(name),
+        None => valid_segment(id) && !RESERVED.contains(&id),
+    }
 }
 
-fn split_id(id: &str) -> Option<(&str, &str)> {
-    split_segments(id).filter(|(o, n)| valid_segment(o) && valid_segment(n))
-}
-
-/// The Hub's repo name rules; they also keep every derived name store-safe.
+/// The Hub's repo name rules for one segment.
 fn valid_segment(s: &str) -> bool {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
@@ -220,26 +227,40 @@ mod tests {
                 continue;
             }
             let parsed = parsed.unwrap_or_else(|e| panic!("{:?}: {e}", case.url));
-            let want = RepoUrl {
-                kind: case.kind.map(|k| RepoType::parse(&k).unwrap()),
-                org: case.org.unwrap(),
-                name: case.repo.unwrap(),
-                rev: case.rev,
+            let id = match case.org {
+                Some(org) => format!("{org}/{}", case.repo.unwrap()),
+                None => case.repo.unwrap(),
             };
+            let want = RepoUrl { kind: case.kind.map(|k| RepoType::parse(&k).unwrap()), id, rev: case.rev };
             assert_eq!(parsed, want, "{:?}", case.url);
             let name = parsed.kind.map(|k| parsed.with_kind(k).store_name(&vectors.rev));
             assert_eq!(name, case.name, "{:?}", case.url);
+            if let Some(name) = &name {
+                crate::nar::check_store_name(name).unwrap_or_else(|e| panic!("{:?}: {e}", case.url));
+            }
         }
     }
 
     #[test]
     fn urls_parse_back_to_the_same_repo() {
         for kind in [RepoType::Model, RepoType::Dataset] {
-            let repo = Repo::from_id(kind, "acme/tiny-bert").unwrap();
-            let parsed = parse_url(&repo.url()).unwrap();
-            assert_eq!(parsed.kind.unwrap_or(RepoType::Model), kind);
-            assert_eq!(parsed.with_kind(kind), repo);
+            for id in ["acme/tiny-bert", "gpt2"] {
+                let repo = Repo::from_id(kind, id).unwrap();
+                let parsed = parse_url(&repo.url()).unwrap();
+                assert_eq!(parsed.kind.unwrap_or(RepoType::Model), kind);
+                assert_eq!(parsed.with_kind(kind), repo);
+            }
         }
+    }
+
+    #[test]
+    fn names_of_legacy_ids() {
+        let gpt2 = Repo::from_id(RepoType::Model, "gpt2").unwrap();
+        assert_eq!(gpt2.folder(), "models--gpt2");
+        assert_eq!(gpt2.store_name("0123"), "hf-model-gpt2-0123");
+        assert_eq!(Repo::from_id(RepoType::Dataset, "squad").unwrap().folder(), "datasets--squad");
+        assert!(Repo::from_id(RepoType::Model, "datasets").is_err());
+        assert!(Repo::from_id(RepoType::Model, "a/b/c").is_err());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 mod hub;
 mod support;
 
-use hub::{Fault, Hub, fixtures};
+use hub::tls::HttpsHub;
+use hub::{Fault, Hub, Mode, fixtures};
 use nix_hug::download::Options;
 use nix_hug::filter::Filters;
 use nix_hug::repo::{Repo, RepoType};
@@ -166,11 +167,14 @@ fn pins_another_ref() {
     assert_eq!(run.stdout, expression(&run, "fetchModel", "acme/tiny-bert", &v1, None));
     assert!(run.stderr.starts_with(&format!("nix-hug: resolved v1.0 to {v1} (model acme/tiny-bert)\n")));
 
-    // /tree/REF in the URL, and refs/pr/1 (percent-encoded on the wire), give the same commit; --ref wins.
+    // /tree/REF in the URL, and refs/pr/1 (percent-encoded on the wire), give the same commit; --ref
+    // naming another ref as well is refused, not silently preferred.
     let tree = env.run(&["fetch", "https://huggingface.co/acme/tiny-bert/tree/refs%2Fpr%2F1"]).ok();
     assert_eq!(tree.stdout, run.stdout);
-    let both = env.run(&["fetch", "https://huggingface.co/acme/tiny-bert/tree/main", "--ref", "v1.0"]).ok();
+    let both = env.run(&["fetch", "https://huggingface.co/acme/tiny-bert/tree/v1.0", "--ref", "v1.0"]).ok();
     assert_eq!(both.stdout, run.stdout);
+    let url = "https://huggingface.co/acme/tiny-bert/tree/main";
+    env.run(&["fetch", url, "--ref", "v1.0"]).fails(2, &["--ref v1.0 and the URL's /tree/main name two refs"]);
 
     env.run(&["fetch", "acme/tiny-bert", "--ref", "v9"]).fails(1, &["model acme/tiny-bert", "\"v9\""]);
 }
@@ -238,7 +242,7 @@ fn refusals() {
     env.run(&["fetch", "datasets/acme/nope"]).fails(1, &["dataset acme/nope not found"]);
     env.run(&["fetch", "acme/gated"]).fails(1, &["acme/gated is gated", "HF_TOKEN"]);
     let typo = env.run(&["fetch", "acme/tiny-bert", "--file", "nope.txt"]);
-    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert_eq!(typo.code, 1, "a file the repo lacks is a failure, as a ref it lacks is: {}", typo.stderr);
     assert_eq!(
         typo.stderr.lines().last(),
         Some(format!("nix-hug: error: acme/tiny-bert@{}: no such file at this commit: nope.txt", &main_commit()[..7]))
@@ -490,6 +494,7 @@ fn debug_shows_an_error_layer_by_layer() {
 fn progress_on_a_terminal() {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let Some(script) = std::env::split_paths(&path).map(|d| d.join("script")).find(|p| p.is_file()) else {
+        assert!(std::env::var_os("CI").is_none(), "no `script` on PATH: CI must check the progress line");
         return eprintln!("no `script` on PATH: progress on a terminal not checked");
     };
     let hub = Hub::start(fixtures::all());
@@ -562,4 +567,173 @@ fn the_printed_expression_builds_with_the_hub_stopped() {
     let built = support::build_expression(env.root.path(), &run.stdout)
         .unwrap_or_else(|e| panic!("building {}:\n{e}", run.stdout));
     assert_eq!(built, store_path);
+}
+
+/// Answered as huggingface.co answers (redirects to the resolve cache and to a signed CDN URL, opaque
+/// tree cursors, `xetHash`, rate-limit headers), `fetch` and `ls` print exactly what they print
+/// against the plain Hub.
+#[test]
+fn the_real_hub_gives_the_same_results() {
+    let hubs = Mode::ALL.map(|mode| Hub::start_in(mode, fixtures::all()));
+    let cases: &[&[&str]] = &[
+        &["fetch", "acme/tiny-bert"],
+        &["fetch", "acme/tiny-ds", "--json"],
+        &["fetch", "acme/tiny-bert", "--include", "*.safetensors", "--ref", "v1.0"],
+        &["fetch", "acme/many-files", "--exclude", "d0*"],
+        &["fetch", "acme/gated"],
+        &["ls", "acme/tiny-bert", "--exclude", "onnx/*"],
+        &["ls", "acme/many-files", "--json"],
+    ];
+    for args in cases {
+        let [plain, real] =
+            [&hubs[0], &hubs[1]].map(|hub| Env::new(hub).var("HF_TOKEN", "hf_testtoken").run(args).ok());
+        assert_eq!(real.stdout, plain.stdout, "{args:?}");
+        assert_eq!(real.stderr, plain.stderr, "{args:?}");
+    }
+    let real = hubs[1].requests();
+    assert!(real.iter().any(|r| r.status == 307 && r.target.contains("/resolve/")), "small files were redirected");
+    assert!(real.iter().any(|r| r.target.starts_with("/api/resolve-cache/")), "and fetched from the resolve cache");
+    assert!(real.iter().any(|r| r.target.contains("cursor=")), "the listing was paged");
+    // The only refusal is the model lookup of the bare dataset id.
+    let refused: Vec<_> = real.iter().filter(|r| r.status >= 400).map(|r| r.target.as_str()).collect();
+    assert_eq!(refused, ["/api/models/acme/tiny-ds/revision/main"]);
+}
+
+/// The token goes to the Hub host only (and along its same-host redirects), never to the CDN, and
+/// never into `--debug` output.
+#[test]
+fn the_token_stays_with_the_hub() {
+    let hub = Hub::start_in(Mode::Real, fixtures::all());
+    let env = Env::new(&hub).var("HF_TOKEN", "hf_testtoken");
+    // acme/bert-tiny was renamed: the token follows the redirect to the new id, on the same host.
+    for args in [
+        &["--debug", "fetch", "acme/gated"][..],
+        &["--debug", "ls", "acme/gated"],
+        &["--debug", "fetch", "acme/bert-tiny", "--include", "*.safetensors"],
+    ] {
+        let run = env.run(args).ok();
+        assert!(!run.stderr.contains("hf_testtoken") && !run.stdout.contains("hf_testtoken"), "{}", run.stderr);
+        assert!(run.stderr.contains("(with token)"), "{}", run.stderr);
+    }
+    let cdn = hub.cdn();
+    let (to_cdn, to_hub): (Vec<_>, Vec<_>) = hub.requests().into_iter().partition(|r| cdn.ends_with(&r.host));
+    assert!(!to_cdn.is_empty() && to_cdn.iter().all(|r| r.authorization.is_none()), "{to_cdn:?}");
+    assert!(to_hub.iter().any(|r| r.target.starts_with("/api/resolve-cache/")), "{to_hub:?}");
+    assert!(to_hub.iter().any(|r| r.target.starts_with("/acme/bert-tiny/") && r.status == 307), "{to_hub:?}");
+    assert!(to_hub.iter().any(|r| r.target.starts_with("/acme/tiny-bert/")), "{to_hub:?}");
+    assert!(to_hub.iter().all(|r| r.authorization.as_deref() == Some("Bearer hf_testtoken")), "{to_hub:?}");
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn waits_out_the_rate_limit_and_says_so() {
+    let hub = Hub::start_in(Mode::Real, fixtures::all());
+    hub.inject(Fault::RateLimit { path: "config.json".into(), reset: 2 });
+    let start = std::time::Instant::now();
+    let run = Env::new(&hub).run(&["fetch", "acme/tiny-bert", "--file", "config.json"]).ok();
+    assert!(start.elapsed() >= std::time::Duration::from_secs(2));
+    let waits: Vec<&str> = run.stderr.lines().filter(|l| l.contains("rate limited")).collect();
+    assert_eq!(waits.len(), 1, "{}", run.stderr);
+    assert!(waits[0].contains("the Hub's quota resets in 2s; retrying in 2.0s"), "{}", waits[0]);
+    assert_eq!(hub.requests().iter().filter(|r| r.status == 429).count(), 1);
+}
+
+/// `gpt2` (an alias of `openai-community/gpt2` on the Hub) in each URL form: the printed expression
+/// keeps `gpt2`, whose cache folder is the one `from_pretrained("gpt2")` looks up, and says the new id.
+#[test]
+fn legacy_ids_keep_the_id_given() {
+    let hub = Hub::start_in(Mode::Real, fixtures::all());
+    let env = Env::new(&hub);
+    let commit = fixtures::gpt2().commits[0].sha.clone();
+    let run = env.run(&["fetch", "gpt2"]).ok();
+    assert_eq!(run.stdout, expression(&run, "fetchModel", "gpt2", &commit, None));
+    assert!(
+        run.stderr.contains("nix-hug: model gpt2 is now openai-community/gpt2 on the Hub (the old id redirects there)"),
+        "{}",
+        run.stderr
+    );
+    for form in ["hf:gpt2", "https://huggingface.co/gpt2", "https://hf.co/gpt2/tree/main"] {
+        assert_eq!(env.run(&["fetch", form]).ok().stdout, run.stdout, "{form}");
+    }
+    let new = env.run(&["fetch", "openai-community/gpt2"]).ok();
+    assert!(!new.stderr.contains("is now"), "{}", new.stderr);
+    assert_ne!(new.stdout.lines().nth_back(1), run.stdout.lines().nth_back(1), "another cache folder, another hash");
+
+    let json = env.run(&["fetch", "squad", "--json"]).ok().json();
+    assert_eq!(
+        (&json["url"], &json["type"], &json["repoId"]),
+        (&"datasets/squad".into(), &"dataset".into(), &"squad".into())
+    );
+}
+
+/// Behind a proxy that intercepts TLS: the Hub and its CDN over HTTPS, signed by a CA of their own.
+#[test]
+fn fetches_over_https_trusting_the_named_ca_bundle() {
+    let https = HttpsHub::start(fixtures::all());
+    let plain =
+        Env::new(&Hub::start(fixtures::all())).var("HF_TOKEN", "hf_testtoken").run(&["fetch", "acme/gated"]).ok();
+    let env = Env::new(&https.hub);
+    let ca = env.root.path().join("ca.pem");
+    std::fs::write(&ca, &https.ca_pem).unwrap();
+    let ca = ca.to_str().unwrap();
+    let missing = env.root.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    // A connection dropped mid-body is still a hiccup over TLS: resumed, not a refusal.
+    https.hub.inject(Fault::DropMidBody { path: "weights.bin".into() });
+    let mut resumed = false;
+    for (nix_ssl, ssl) in [(ca, ""), ("", ca), (ca, missing)] {
+        let env = Env::new(&https.hub).var("HF_TOKEN", "hf_testtoken");
+        let env = env.var("NIX_SSL_CERT_FILE", nix_ssl).var("SSL_CERT_FILE", ssl);
+        let run = env.run(&["--debug", "fetch", "acme/gated"]).ok();
+        assert_eq!(run.stdout, plain.stdout, "the same expression as over plain HTTP");
+        assert!(run.stderr.contains(&format!("GET {}/acme/gated/resolve/", https.hub.endpoint())), "{}", run.stderr);
+        assert!(!run.stderr.contains("hf_testtoken"), "{}", run.stderr);
+        resumed |= run.stderr.contains("nix-hug: warning: weights.bin: ");
+        env.assert_tmp_clean();
+    }
+    assert!(resumed, "the dropped download was retried");
+    let cdn = https.hub.requests().into_iter().filter(|r| r.target.starts_with("/cdn/")).collect::<Vec<_>>();
+    assert!(!cdn.is_empty() && cdn.iter().all(|r| r.authorization.is_none()), "{cdn:?}");
+    assert!(https.hub.cdn().starts_with("https://127.0.0.2:"), "the CDN is HTTPS too");
+}
+
+/// An untrusted certificate is no network hiccup: one line that says what to set, without retries.
+#[test]
+fn an_untrusted_certificate_fails_at_once_naming_the_variable() {
+    let https = HttpsHub::start(fixtures::all());
+    let other_ca = HttpsHub::start(Vec::new()).ca_pem.clone();
+    let env = Env::new(&https.hub).var("HF_TOKEN", "hf_testtoken");
+    let other = env.root.path().join("other-ca.pem");
+    std::fs::write(&other, other_ca).unwrap();
+    let said =
+        format!("nix-hug: error: resolving \"main\": the TLS certificate of {} is not trusted (", https.hub.endpoint());
+    let advice = "): if a proxy intercepts TLS, set NIX_SSL_CERT_FILE to a PEM bundle that holds its CA\n";
+    for env in [Env::new(&https.hub), Env::new(&https.hub).var("NIX_SSL_CERT_FILE", other.to_str().unwrap())] {
+        let started = std::time::Instant::now();
+        let run = env.var("HF_TOKEN", "hf_testtoken").run(&["fetch", "acme/tiny-bert"]).fails(1, &[]);
+        assert!(run.stderr.starts_with(&said) && run.stderr.ends_with(advice), "{}", run.stderr);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "no retries: {:?}", started.elapsed());
+    }
+    let run = env.run(&["--debug", "ls", "acme/gated"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("not trusted") && !run.stderr.contains("hf_testtoken"), "{}", run.stderr);
+    assert!(https.hub.requests().is_empty(), "nothing reached the Hub");
+    env.assert_tmp_clean();
+}
+
+#[test]
+fn an_unusable_ca_bundle_is_one_error_line() {
+    let https = HttpsHub::start(fixtures::all());
+    let env = Env::new(&https.hub);
+    let missing = env.root.path().join("missing.pem");
+    let not_pem = env.root.path().join("not.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    for (var, path, why) in [
+        ("NIX_SSL_CERT_FILE", &missing, "which cannot be read: No such file or directory"),
+        ("SSL_CERT_FILE", &not_pem, "which holds no PEM certificate"),
+    ] {
+        let run = Env::new(&https.hub).var(var, path.to_str().unwrap()).run(&["fetch", "acme/tiny-bert"]);
+        run.fails(2, &[&format!("{var} is {}, {why}", path.display())]);
+    }
+    assert!(https.hub.requests().is_empty(), "nothing was asked of the Hub");
 }

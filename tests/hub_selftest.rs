@@ -5,7 +5,7 @@ mod hub;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use hub::{Content, Fault, File, Hub, Kind, Repo, fixtures};
+use hub::{Content, Fault, File, Hub, Kind, Mode, Repo, fixtures};
 use serde_json::Value;
 
 /// Follows no redirects and returns every status as a response.
@@ -53,16 +53,6 @@ fn get(url: &str) -> Reply {
     send(&raw(), "GET", url, &[])
 }
 
-/// `urllib.parse.quote` with its default `safe="/"`, as huggingface_hub quotes file names.
-fn quote(path: &str) -> String {
-    path.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn file<'a>(repo: &'a Repo, sha: &str, path: &str) -> &'a File {
     let commit = repo.commits.iter().find(|c| c.sha == sha).unwrap();
     commit.files.iter().find(|f| f.path == path).unwrap()
@@ -100,7 +90,9 @@ fn fixtures_are_well_formed() {
     let many = fixtures::many_files();
     assert_eq!(many.commits[0].files.len(), 1234);
     let all = fixtures::all();
-    assert_eq!(all.iter().filter(|r| r.kind == Kind::Dataset).count(), 1);
+    assert_eq!(all.iter().filter(|r| r.kind == Kind::Dataset).count(), 2);
+    let ids: Vec<&String> = all.iter().flat_map(|r| std::iter::once(&r.id).chain(&r.old_ids)).collect();
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), ids.len(), "ids are unique");
     assert_eq!(all.iter().filter(|r| r.token.is_some()).count(), 1);
 }
 
@@ -221,7 +213,7 @@ fn resolve_regular_files() {
         "odd#name?x%.txt",
     ] {
         let content = file(&bert, &main, path).content.read();
-        let url = format!("{base}/main/{}", quote(path));
+        let url = format!("{base}/main/{}", hub::quote(path));
         let r = get(&url);
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.body(), content);
@@ -431,6 +423,7 @@ fn file_content_streams_from_disk() {
         }],
         refs: vec![("main".into(), hub::fake_sha("big"))],
         token: None,
+        old_ids: Vec::new(),
     };
     let hub = Hub::start(vec![repo]);
     let big = format!("{}/acme/big/resolve/main/big.bin", hub.endpoint());
@@ -487,4 +480,153 @@ fn keep_alive_and_drop() {
     drop(hub);
     assert_eq!(conn.read(&mut buf).unwrap_or(0), 0);
     assert!(TcpStream::connect(&addr).is_err());
+}
+
+#[test]
+fn real_hub_small_files_redirect_to_the_resolve_cache() {
+    let bert = fixtures::tiny_bert();
+    let main = main_sha(&bert);
+    let content = file(&bert, &main, "with space.txt").content.read();
+    let hub = Hub::start_in(Mode::Real, vec![bert]);
+    let url = format!("{}/acme/tiny-bert/resolve/main/with%20space.txt", hub.endpoint());
+    for method in ["HEAD", "GET"] {
+        let r = send(&raw(), method, &url, &[]);
+        assert_eq!(r.status, 307);
+        let location = r.header("location");
+        let cache = format!("/api/resolve-cache/models/acme/tiny-bert/{main}/with%20space.txt?");
+        assert!(location.starts_with(&cache) && location.contains("&etag="), "relative, same host: {location}");
+        assert_eq!(r.header("x-repo-commit"), main);
+        let cached = send(&raw(), method, &format!("{}{location}", hub.endpoint()), &[]);
+        assert_eq!((cached.status, cached.header("x-repo-commit")), (200, main.as_str()));
+    }
+    assert_eq!(send(&follow(), "GET", &url, &[]).body(), content);
+    let r = send(&follow(), "GET", &url, &[("Range", "bytes=2-")]);
+    assert_eq!((r.status, r.body()), (206, &content[2..]));
+    // The resolve cache serves commits only, and only the regular files.
+    let cache = format!("{}/api/resolve-cache/models/acme/tiny-bert", hub.endpoint());
+    assert_eq!(get(&format!("{cache}/main/with%20space.txt")).status, 404);
+    assert_eq!(get(&format!("{cache}/{main}/model.safetensors")).status, 404);
+}
+
+#[test]
+fn real_hub_lfs_files_redirect_to_a_signed_cdn_url() {
+    let ds = fixtures::tiny_dataset();
+    let main = main_sha(&ds);
+    let content = file(&ds, &main, "data/train.parquet").content.read();
+    let sha256 = hub::sha256_hex(&content);
+    let hub = Hub::start_in(Mode::Real, vec![ds]);
+    let url = format!("{}/datasets/acme/tiny-ds/resolve/main/data/train.parquet", hub.endpoint());
+    let r = send(&raw(), "HEAD", &url, &[]);
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("x-linked-etag"), format!("\"{sha256}\""));
+    assert_eq!(r.header("x-linked-size"), content.len().to_string());
+    assert_eq!(r.header("x-repo-commit"), main);
+    assert_eq!(r.header("x-xet-hash").len(), 64);
+    let signed = r.header("location").to_owned();
+    assert!(signed.starts_with(&format!("{}/cdn/{sha256}?", hub.cdn())) && signed.contains("X-Amz-Signature="));
+
+    let cdn = send(&raw(), "GET", &signed, &[]);
+    assert_eq!((cdn.status, cdn.body()), (200, content.as_slice()));
+    for name in ["x-linked-etag", "x-linked-size", "x-repo-commit", "x-xet-hash", "ratelimit"] {
+        assert_eq!(cdn.header(name), "", "{name} only on the redirect");
+    }
+    let r = send(&raw(), "GET", &signed, &[("Range", "bytes=100-")]);
+    assert_eq!((r.status, r.body()), (206, &content[100..]));
+    // Unsigned, tampered or expired: refused.
+    let (base, query) = signed.split_once('?').unwrap();
+    let expires: u64 = query.split('&').find_map(|p| p.strip_prefix("Expires=")).unwrap().parse().unwrap();
+    for bad in [
+        base.to_owned(),
+        format!("{base}?sig=x"),
+        signed.replace("X-Amz-Signature=", "X-Amz-Signature=0"),
+        signed.replace(&format!("Expires={expires}"), &format!("Expires={}", expires + 1)),
+        signed.replace(&format!("Expires={expires}"), "Expires=1"),
+    ] {
+        assert_eq!(get(&bad).status, 403, "{bad}");
+    }
+    // Once expired, the URL is refused; a new redirect gives a fresh one.
+    hub.inject(Fault::ExpireCdnUrls { path: "data/train.parquet".into() });
+    assert_eq!(get(&signed).status, 200, "the request that expires them is answered");
+    assert_eq!(get(&signed).status, 403);
+    let fresh = send(&raw(), "GET", &url, &[]).header("location").to_owned();
+    assert_eq!(get(&fresh).status, 200);
+}
+
+#[test]
+fn real_hub_tree_cursors_are_opaque() {
+    let hub = Hub::start_in(Mode::Real, vec![fixtures::many_files(), fixtures::tiny_bert()]);
+    let url = format!("{}/api/models/acme/many-files/tree/main?recursive=true&expand=false", hub.endpoint());
+    let first = get(&url);
+    let next = first.header("link");
+    let cursor = next.split("cursor=").nth(1).unwrap().split(['&', '>']).next().unwrap();
+    assert!(cursor.parse::<u64>().is_err(), "not an offset: {cursor}");
+    let pages = tree_pages(&url);
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [1000, 371]);
+    let tree = get(&format!("{}/api/models/acme/tiny-bert/tree/main?recursive=true", hub.endpoint())).json();
+    let lfs = tree.as_array().unwrap().iter().find(|e| e["path"] == "model.safetensors").unwrap();
+    assert_eq!(lfs["xetHash"].as_str().unwrap().len(), 64);
+    assert_ne!(lfs["xetHash"], lfs["lfs"]["oid"]);
+}
+
+#[test]
+fn real_hub_rate_limits() {
+    let hub = Hub::start_in(Mode::Real, vec![fixtures::tiny_bert()]);
+    let url = format!("{}/api/models/acme/tiny-bert/revision/main", hub.endpoint());
+    let r = get(&url);
+    assert_eq!(r.status, 200);
+    assert!(r.header("ratelimit").starts_with("\"api\";r=9999;t="), "{}", r.header("ratelimit"));
+    assert_eq!(r.header("ratelimit-policy"), "\"fixed window\";\"api\";q=10000;w=300");
+
+    hub.inject(Fault::RateLimit { path: "revision/main".into(), reset: 2 });
+    let r = get(&url);
+    // The window opened before this answer left.
+    let reset = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    assert_eq!((r.status, r.header("ratelimit"), r.header("retry-after")), (429, "\"api\";r=0;t=2", ""));
+    assert_eq!(r.header("ratelimit-policy"), "");
+    // Every request to the Hub host, until the window resets.
+    assert_eq!(get(&format!("{}/acme/tiny-bert/resolve/main/config.json", hub.endpoint())).status, 429);
+    std::thread::sleep(reset.saturating_duration_since(std::time::Instant::now()));
+    assert_eq!(get(&url).status, 200);
+}
+
+#[test]
+fn renamed_repos_redirect_to_their_new_id() {
+    for mode in [Mode::Plain, Mode::Real] {
+        let hub = Hub::start_in(mode, fixtures::all());
+        for (old, new) in [
+            ("/api/models/gpt2/revision/main", "/api/models/openai-community/gpt2/revision/main"),
+            ("/api/models/gpt2/tree/main?recursive=true", "/api/models/openai-community/gpt2/tree/main?recursive=true"),
+            ("/gpt2/resolve/main/config.json", "/openai-community/gpt2/resolve/main/config.json"),
+            ("/api/datasets/squad/revision/main", "/api/datasets/rajpurkar/squad/revision/main"),
+            ("/datasets/squad/resolve/main/README.md", "/datasets/rajpurkar/squad/resolve/main/README.md"),
+            ("/acme/bert-tiny/resolve/main/with%20space.txt", "/acme/tiny-bert/resolve/main/with%20space.txt"),
+        ] {
+            let r = get(&format!("{}{old}", hub.endpoint()));
+            assert_eq!((r.status, r.header("location")), (307, new), "{mode:?} {old}");
+        }
+        let info = send(&follow(), "GET", &format!("{}/api/models/gpt2/revision/main", hub.endpoint()), &[]);
+        assert_eq!(info.json()["id"], "openai-community/gpt2");
+        // A legacy id only names its own repo.
+        assert_eq!(get(&format!("{}/api/models/gpt2-large/revision/main", hub.endpoint())).status, 404);
+    }
+}
+
+#[test]
+fn real_hub_tells_a_bad_token_from_a_missing_access() {
+    let hub = Hub::start_in(Mode::Real, fixtures::all());
+    let gated = format!("{}/api/models/acme/gated/revision/main", hub.endpoint());
+    let public = format!("{}/api/models/acme/tiny-bert/revision/main", hub.endpoint());
+    let with = |url: &str, token: &str| send(&raw(), "GET", url, &[("Authorization", &format!("Bearer {token}"))]);
+    let r = get(&gated);
+    assert_eq!((r.status, r.header("x-error-code")), (401, "GatedRepo"));
+    assert!(r.header("x-error-message").contains("model acme/gated is restricted"), "{}", r.header("x-error-message"));
+    let r = with(&gated, hub::OTHER_USER_TOKEN);
+    assert_eq!((r.status, r.header("x-error-code")), (403, "GatedRepo"));
+    assert!(r.header("x-error-message").contains("ask for access"), "{}", r.header("x-error-message"));
+    assert_eq!(with(&gated, "hf_testtoken").status, 200);
+    for url in [&gated, &public] {
+        let r = with(url, "hf_invalid");
+        assert_eq!((r.status, r.header("x-error-message")), (401, "Invalid credentials in Authorization header"));
+    }
+    assert_eq!(with(&public, hub::OTHER_USER_TOKEN).status, 200);
 }

@@ -173,7 +173,7 @@ fn an_export_survives_garbage_collection() {
     assert_eq!(exports[0]["files"], 3);
     assert_eq!(
         exports[0]["filters"],
-        serde_json::json!({ "files": ["config.json", "vocab.txt", "model.safetensors"] })
+        serde_json::json!({ "files": ["config.json", "model.safetensors", "vocab.txt"] })
     );
     assert!(env.ls_line("acme/tiny-bert").contains("  valid  "));
 
@@ -181,7 +181,7 @@ fn an_export_survives_garbage_collection() {
     assert!(!valid(&store_path));
     let line = env.ls_line("acme/tiny-bert");
     assert!(line.contains(&format!("  model  {}  ", &exports[0]["rev"].as_str().unwrap()[..7])), "{line}");
-    assert!(line.contains("  collected  files config.json vocab.txt model.safetensors"), "{line}");
+    assert!(line.contains("  collected  files config.json model.safetensors vocab.txt"), "{line}");
 
     let api = hub.endpoint().strip_prefix("http://").unwrap().to_owned();
     drop(hub);
@@ -369,10 +369,10 @@ fn configuration_errors_say_how_to_fix_them() {
     std::fs::write(&config, "# where exports go\npersist_dir = /persist/models\n").unwrap();
     assert_eq!(env.run(&["store", "path"]).ok().stdout, "/persist/models\n");
     let relative = Env::new(&hub).without_nix().var("NIX_HUG_PERSIST_DIR", "models dir");
-    assert_eq!(
-        relative.run(&["store", "path"]).ok().stdout,
-        format!("{}\n", relative.root.path().join("models dir").display())
-    );
+    relative.run(&["store", "path"]).fails(2, &["NIX_HUG_PERSIST_DIR=models dir: must be an absolute path"]);
+    let home = Env::new(&hub).without_nix().var("NIX_HUG_PERSIST_DIR", "~/models");
+    let expanded = home.root.path().join("home/models");
+    assert_eq!(home.run(&["store", "path"]).ok().stdout, format!("{}\n", expanded.display()));
     let wins = env.run_with(&[("NIX_HUG_PERSIST_DIR", "/elsewhere")], &["store", "path"]).ok();
     assert_eq!(wins.stdout, "/elsewhere\n", "the variable wins over the file");
 

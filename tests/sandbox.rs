@@ -104,6 +104,44 @@ fn expectations(fetches: &[&Fetch]) -> serde_json::Value {
     serde_json::json!({ "repos": repos })
 }
 
+/// `NIX_HUG_BUILT_PATHS` names a file that collects `ATTR PATH` lines, so that `scripts/test` can hold
+/// the builds of several Nix versions to the same paths.
+fn record(attr: &str, path: &str) {
+    if let Some(file) = std::env::var_os("NIX_HUG_BUILT_PATHS") {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+        std::io::Write::write_all(&mut file, format!("{attr} {path}\n").as_bytes()).unwrap();
+    }
+}
+
+/// A sandbox that silently failed to start would build with the host's file system in view: a
+/// derivation that looks for it fails unless the sandbox is really on.
+#[test]
+#[ignore = "needs nix"]
+fn builds_really_run_in_the_sandbox() {
+    let busybox = std::env::var("NIX_HUG_TEST_BUSYBOX")
+        .expect("NIX_HUG_TEST_BUSYBOX must name a static busybox (scripts/setup provides one)");
+    let dir = tempfile::tempdir().unwrap();
+    // Named `busybox`, so that it takes its first argument as the applet to run.
+    std::fs::create_dir(dir.path().join("bin")).unwrap();
+    std::fs::copy(&busybox, dir.path().join("bin/busybox")).unwrap();
+    let file = dir.path().join("probe.nix");
+    let project = env!("CARGO_MANIFEST_DIR");
+    let script = format!(
+        "for p in /usr /etc/passwd- {project}; do if [ -e $p ]; then echo \"$p is visible\"; exit 1; fi; done; \
+         [ \"$(busybox id -u)\" = 1000 ] || exit 1; busybox touch $out"
+    );
+    let expression = format!(
+        "derivation {{ name = \"sandbox-probe-{}\"; system = builtins.currentSystem; \
+         builder = \"${{builtins.path {{ path = {}; name = \"busybox\"; }}}}/busybox\"; args = [ \"sh\" \"-c\" {} ]; }}",
+        std::process::id(),
+        dir.path().join("bin").display(),
+        nix_str(&script)
+    );
+    std::fs::write(&file, expression).unwrap();
+    let path = nix_build(&file, "").unwrap_or_else(|e| panic!("the sandbox probe failed:\n{e}"));
+    support::forget(&path);
+}
+
 fn check_with_python(cache: &str, expect: &serde_json::Value) {
     let python = std::env::var("NIX_HUG_TEST_PYTHON")
         .expect("NIX_HUG_TEST_PYTHON must name a Python with tests/python/requirements.txt installed (see README.md)");
@@ -157,6 +195,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         support::forget(&expected);
         hub.clear_requests();
         let path = nix_build(&file, f.attr).unwrap_or_else(|e| panic!("building {}:\n{e}", f.attr));
+        record(f.attr, &path);
         assert_eq!(path, expected);
         let nix_hash = stdout_ok(nix("nix-hash").args(["--type", "sha256", &path]));
         assert_eq!(
@@ -179,6 +218,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
 
     let expect = expectations(&fetches.iter().collect::<Vec<_>>());
     let cache = nix_build(&file, "cache").unwrap();
+    record("cache", &cache);
     let target = std::fs::read_link(
         Path::new(&cache).join("models--acme--tiny-bert/snapshots").join(&fetches[0].commit).join("config.json"),
     )
@@ -196,6 +236,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     ]);
 
     let copy = nix_build(&file, "cacheCopy").unwrap_or_else(|e| panic!("building cacheCopy:\n{e}"));
+    record("cacheCopy", &copy);
     assert_eq!(copy, nar::fixed_output_path(&nar::parse_hash(&merged_hash).unwrap(), "hf-hub-cache").unwrap());
     check_with_python(&copy, &expect);
 }

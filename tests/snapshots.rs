@@ -9,7 +9,10 @@
 //! - `NAME.home/` (optional): a folder copied into `HOME` before the run (a Hugging Face cache, a config
 //!   file, a persist directory);
 //! - `NAME.faults` (optional): faults for the Hub, one per line (`corrupt-always PATH`, `corrupt-byte
-//!   PATH`, `drop-mid-body PATH`, `status PATH CODE [RETRY_AFTER]`); the case then gets a Hub of its own;
+//!   PATH`, `drop-mid-body PATH`, `status PATH CODE [RETRY_AFTER]`, `rate-limit PATH RESET`); the case
+//!   then gets a Hub of its own;
+//! - `NAME.hub` (optional): `real` to run against a Hub answering as huggingface.co does
+//!   (`hub::Mode::Real`), else the plain one;
 //! - `NAME.stdout`, `NAME.stderr`, `NAME.status`: what the run must print, and its exit code.
 //!
 //! Every run gets a fresh, scrubbed environment: `HF_ENDPOINT` is the Hub; `HOME` (with `HF_HOME` and
@@ -51,7 +54,7 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// Runs at once: most of a run is waiting on loopback or on a retry's backoff.
 const PARALLEL: usize = 8;
 /// The files a case may have, by extension.
-const INPUTS: &[&str] = &["args", "env", "stdin", "faults", "home"];
+const INPUTS: &[&str] = &["args", "env", "stdin", "faults", "home", "hub"];
 const OUTPUTS: &[&str] = &["stdout", "stderr", "status"];
 
 fn cases_dir() -> PathBuf {
@@ -67,6 +70,7 @@ struct Case {
     env: Vec<(String, String)>,
     stdin: Vec<u8>,
     faults: Vec<hub::Fault>,
+    mode: hub::Mode,
     /// `NAME.home`, if there is one.
     home: Option<PathBuf>,
 }
@@ -118,7 +122,7 @@ fn load_cases() -> (Vec<Case>, Vec<String>) {
         let rel = file.strip_prefix(&root).unwrap().to_str().expect("a UTF-8 case name").to_owned();
         let Some((name, ext)) = rel.rsplit_once('.') else {
             problems.push(format!(
-                "{rel}: not a case file (NAME.args, .env, .stdin, .faults, .home, .stdout, .stderr, .status)"
+                "{rel}: not a case file (NAME.args, .env, .stdin, .faults, .home, .hub, .stdout, .stderr, .status)"
             ));
             continue;
         };
@@ -163,11 +167,17 @@ fn load_case(root: &Path, name: &str) -> Result<Case, String> {
     for line in read("faults")?.unwrap_or_default().lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
         faults.push(parse_fault(line).ok_or_else(|| format!(".faults: cannot read {line:?}"))?);
     }
+    let mode = match read("hub")?.as_deref().map(str::trim) {
+        None | Some("plain") => hub::Mode::Plain,
+        Some("real") => hub::Mode::Real,
+        Some(other) => return Err(format!(".hub: expected plain or real, got {other:?}")),
+    };
     let home = Some(with_ext(&base, "home")).filter(|h| h.is_dir());
-    Ok(Case { name: name.to_owned(), base, args, env, stdin, faults, home })
+    Ok(Case { name: name.to_owned(), base, args, env, stdin, faults, mode, home })
 }
 
-/// `corrupt-always PATH`, `corrupt-byte PATH`, `drop-mid-body PATH` or `status PATH CODE [RETRY_AFTER]`.
+/// `corrupt-always PATH`, `corrupt-byte PATH`, `drop-mid-body PATH`, `status PATH CODE [RETRY_AFTER]` or
+/// `rate-limit PATH RESET`.
 fn parse_fault(line: &str) -> Option<hub::Fault> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let path = words.get(1)?.to_string();
@@ -175,6 +185,7 @@ fn parse_fault(line: &str) -> Option<hub::Fault> {
         ("corrupt-always", 2) => hub::Fault::CorruptAlways { path },
         ("corrupt-byte", 2) => hub::Fault::CorruptByte { path },
         ("drop-mid-body", 2) => hub::Fault::DropMidBody { path },
+        ("rate-limit", 3) => hub::Fault::RateLimit { path, reset: words[2].parse().ok()? },
         ("status", 3 | 4) => hub::Fault::Status {
             path,
             status: words[2].parse().ok()?,
@@ -369,9 +380,18 @@ fn closed_endpoint() -> String {
     format!("http://{}", listener.local_addr().unwrap())
 }
 
-/// Runs every case, `PARALLEL` at a time, on the shared Hub (or a Hub of its own if it has faults).
+/// A Hub in each mode, for the cases without faults.
+fn shared_hubs() -> [hub::Hub; 2] {
+    hub::Mode::ALL.map(|mode| hub::Hub::start_in(mode, hub::fixtures::all()))
+}
+
+fn hub_of<'a>(case: &Case, shared: &'a [hub::Hub; 2]) -> &'a hub::Hub {
+    &shared[hub::Mode::ALL.iter().position(|m| *m == case.mode).unwrap()]
+}
+
+/// Runs every case, `PARALLEL` at a time, on a shared Hub (or a Hub of its own if it has faults).
 fn run_all(cases: &[Case]) -> Vec<Streams<String>> {
-    let shared = hub::Hub::start(hub::fixtures::all());
+    let shared = shared_hubs();
     let closed = closed_endpoint();
     let next = AtomicUsize::new(0);
     let results: Mutex<BTreeMap<usize, Streams<String>>> = Mutex::default();
@@ -382,11 +402,11 @@ fn run_all(cases: &[Case]) -> Vec<Streams<String>> {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(case) = cases.get(i) else { break };
                     let own = (!case.faults.is_empty()).then(|| {
-                        let hub = hub::Hub::start(hub::fixtures::all());
+                        let hub = hub::Hub::start_in(case.mode, hub::fixtures::all());
                         case.faults.iter().for_each(|f| hub.inject(f.clone()));
                         hub
                     });
-                    let sandbox = Sandbox::new(own.as_ref().unwrap_or(&shared), &closed);
+                    let sandbox = Sandbox::new(own.as_ref().unwrap_or_else(|| hub_of(case, &shared)), &closed);
                     if let Some(home) = &case.home {
                         copy_tree(home, &sandbox.home());
                     }
@@ -600,7 +620,7 @@ fn diff(want: &str, got: &str) -> String {
 fn printed_expressions_build() {
     let (cases, mut problems) = load_cases();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    let hub = hub::Hub::start(hub::fixtures::all());
+    let hubs = shared_hubs();
     let closed = closed_endpoint();
     let path = std::env::var_os("PATH").unwrap_or_default();
     let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("lib");
@@ -612,7 +632,7 @@ fn printed_expressions_build() {
         if want.status.as_deref() != Some("0\n") || !is_expression || !case.faults.is_empty() {
             continue;
         }
-        match build_case(case, &want, &hub, &closed, &path, &lib, &package) {
+        match build_case(case, &want, hub_of(case, &hubs), &closed, &path, &lib, &package) {
             Ok(store_path) => {
                 eprintln!("{}: {store_path}", case.name);
                 built += 1;
@@ -668,8 +688,8 @@ fn build_case(
         package.display()
     );
     std::fs::write(&file, prelude + &out.stdout).unwrap();
-    let mut build = support::nix("nix-build");
-    build.args(["--option", "sandbox", "true", "--no-out-link", "--check"]).arg(&file);
+    let mut build = support::nix_build_command();
+    build.arg("--check").arg(&file);
     // The builder reads the endpoint and the token from these (`impureEnvVars`).
     build.env("HF_ENDPOINT", hub.endpoint());
     for (var, value) in &case.env {

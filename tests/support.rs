@@ -57,9 +57,25 @@ pub fn stdout_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Every build runs in the sandbox, and a sandbox that cannot start fails the build instead of being
+/// skipped quietly (`sandbox-fallback` is on by default).
+pub const SANDBOX: [&str; 6] = ["--option", "sandbox", "true", "--option", "sandbox-fallback", "false"];
+
+/// `nix-build` in the sandbox, with no result link and no binary cache to ask (there is none here).
+pub fn nix_build_command() -> Command {
+    let mut cmd = nix("nix-build");
+    cmd.args(SANDBOX).args(["--option", "substituters", "", "--no-out-link"]);
+    cmd
+}
+
 /// `nix-build FILE -A ATTR` in the sandbox; the output on success, Nix's stderr on failure.
 pub fn nix_build(file: &Path, attr: &str) -> Result<String, String> {
-    let out = run(nix("nix-build").args(["--option", "sandbox", "true", "--no-out-link", "-A", attr]).arg(file));
+    built(nix_build_command().args(["-A", attr]).arg(file))
+}
+
+/// Runs a `nix-build` command: the output path on success, Nix's stderr on failure.
+pub fn built(cmd: &mut Command) -> Result<String, String> {
+    let out = run(cmd);
     if out.status.success() {
         Ok(String::from_utf8(out.stdout).unwrap().trim().to_owned())
     } else {
@@ -70,6 +86,11 @@ pub fn nix_build(file: &Path, attr: &str) -> Result<String, String> {
 /// `nix-build` of an expression as `nix-hug fetch` prints it (`nix-hug-lib.fetchModel { … }`), against
 /// `lib/` with the static builder, from a file written in `dir`.
 pub fn build_expression(dir: &Path, expression: &str) -> Result<String, String> {
+    nix_build(&expression_file(dir, expression), "")
+}
+
+/// `dir/expression.nix`: `expression`, in which `nix-hug-lib` is `lib/` with the static builder.
+pub fn expression_file(dir: &Path, expression: &str) -> PathBuf {
     let file = dir.join("expression.nix");
     let prelude = format!(
         "let\n  nix-hug-lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }};\nin\n",
@@ -77,7 +98,7 @@ pub fn build_expression(dir: &Path, expression: &str) -> Result<String, String> 
         static_package().display()
     );
     std::fs::write(&file, prelude + expression).unwrap();
-    nix_build(&file, "")
+    file
 }
 
 /// A Nix string literal.
@@ -85,11 +106,26 @@ pub fn nix_str(s: &str) -> String {
     serde_json::to_string(s).unwrap().replace("${", "\\${")
 }
 
-/// Removes `path` and whatever refers to it from the store, so the next build really runs.
+/// Removes `path` and whatever refers to it from the store, so the next build really runs. A daemon's
+/// worker may hold a client's temporary roots for a moment after the client is gone, so a path that is
+/// still alive is tried again for a few seconds.
 pub fn forget(path: &str) {
     let valid = run(nix("nix-store").args(["--check-validity", path])).status.success();
-    if valid {
-        let closure = stdout_ok(nix("nix-store").args(["--query", "--referrers-closure", path]));
-        stdout_ok(nix("nix-store").arg("--delete").args(closure.lines()));
+    if !valid {
+        return;
+    }
+    let closure = stdout_ok(nix("nix-store").args(["--query", "--referrers-closure", path]));
+    let start = std::time::Instant::now();
+    loop {
+        let out = run(nix("nix-store").arg("--delete").args(closure.lines()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            stderr.contains("since it is still alive") && start.elapsed() < std::time::Duration::from_secs(10),
+            "nix-store --delete {path} failed:\n{stderr}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }

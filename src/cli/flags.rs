@@ -324,6 +324,9 @@ fn set_ref(a: &mut Args, v: Option<String>) -> Result<()> {
     if v.is_empty() {
         return Err(usage("empty ref"));
     }
+    if let Some(first) = &a.rev {
+        return Err(usage(format!("given twice ({first:?} and {v:?}): one ref per run")));
+    }
     a.rev = Some(v);
     Ok(())
 }

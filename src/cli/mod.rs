@@ -133,8 +133,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
             Action::Ls(LsArgs { target: target(command, args, positional)?, json })
         }
         Cmd::Import => Action::Import(import_args(args, positional)?),
-        // A group alone: what it groups.
-        Cmd::Store => Action::Print(help(Some(Cmd::Store))),
+        Cmd::Store => return Err(missing_subcommand(command)),
         Cmd::StoreLs => {
             no_arguments(command, &positional)?;
             Action::StoreLs { json: args.json }
@@ -155,12 +154,46 @@ fn find_command(group: Option<&Command>, word: &str) -> Result<&'static Command>
     COMMANDS.iter().find(|c| c.name == name).ok_or_else(|| match group {
         Some(g) => {
             let words: Vec<&str> = g.subcommands().map(Command::word).collect();
-            usage(format!("unknown command {name:?}: `nix-hug {}` is followed by {}", g.name, words.join(" or ")))
+            let nearest = nearest(word, &words).map_or(String::new(), |w| format!("; did you mean `{w}`?"));
+            usage(format!(
+                "unknown command {name:?}: `nix-hug {}` is followed by {}{nearest}",
+                g.name,
+                words.join(" or ")
+            ))
         }
-        None => usage(format!(
-            "unknown command {word:?}; see `nix-hug --help` (a URL goes after a command: nix-hug fetch URL)"
-        )),
+        None => {
+            let names: Vec<&str> = top_level_commands().map(|c| c.name).collect();
+            match nearest(word, &names) {
+                Some(name) => usage(format!("unknown command {word:?}; did you mean `nix-hug {name}`?")),
+                None => usage(format!(
+                    "unknown command {word:?}; see `nix-hug --help` (a URL goes after a command: nix-hug fetch URL)"
+                )),
+            }
+        }
     })
+}
+
+/// `nix-hug store` alone names a group, not something to do.
+fn missing_subcommand(group: &Command) -> Error {
+    let words: Vec<&str> = group.subcommands().map(Command::word).collect();
+    usage(format!(
+        "`nix-hug {}` is followed by {}; see `nix-hug {} --help`",
+        group.name,
+        words.join(" or "),
+        group.name
+    ))
+}
+
+/// The one of `names` that `word` is a likely typo of: at most two edits away (a swap of neighbours
+/// counting as one, `fecth`), and nearer than any other.
+fn nearest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
+    let mut by_distance: Vec<(usize, &str)> = names.iter().map(|n| (strsim::osa_distance(word, n), *n)).collect();
+    by_distance.sort();
+    match by_distance[..] {
+        [(d, name), (next, _), ..] if d <= 2 && d < next => Some(name),
+        [(d, name)] if d <= 2 => Some(name),
+        _ => None,
+    }
 }
 
 /// The flag, if the command in effect accepts it; else an error that says where it belongs.
@@ -203,13 +236,27 @@ fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
         return Err(usage(format!("import: unexpected argument {extra:?} (one URL at a time, or --all)")));
     }
     match (url, args.all) {
-        (Some(url), false) => Ok(ImportArgs::Url { url, rev: args.rev }),
+        (Some(url), false) => {
+            one_ref(&url, args.rev.as_deref())?;
+            Ok(ImportArgs::Url { url, rev: args.rev })
+        }
         (None, true) if args.rev.is_none() => Ok(ImportArgs::All),
         (None, true) => Err(usage("import: --ref chooses among the exports of one URL; it does not go with --all")),
         (Some(url), true) => {
             Err(usage(format!("import: --all imports every export; it does not go with a URL ({url:?})")))
         }
         (None, false) => Err(usage("import: missing URL (or --all); see `nix-hug import --help`")),
+    }
+}
+
+/// `--ref` and a URL's `/tree/REF` that name different refs: which one was meant is not ours to guess.
+fn one_ref(url: &str, rev: Option<&str>) -> Result<()> {
+    let in_url = crate::repo::parse_url(url).ok().and_then(|u| u.rev);
+    match (rev, in_url) {
+        (Some(rev), Some(in_url)) if rev != in_url => {
+            Err(usage(format!("--ref {rev} and the URL's /tree/{in_url} name two refs; give one")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -231,7 +278,8 @@ fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Targ
     if !args.files.is_empty() && (!args.include.is_empty() || !args.exclude.is_empty()) {
         return Err(usage("--file takes exactly the files named and cannot be combined with --include or --exclude"));
     }
-    let filters = Filters { include: args.include, exclude: args.exclude, files: args.files };
+    one_ref(&url, args.rev.as_deref())?;
+    let filters = Filters { include: args.include, exclude: args.exclude, files: args.files }.canonical();
     Ok(Target { url, rev: args.rev, filters })
 }
 
@@ -297,7 +345,12 @@ mod tests {
             fetch(&["fetch", "x/y", "--file", "a.json", "--file", "b/c.txt"]).target.filters.files,
             vec!["a.json", "b/c.txt"]
         );
-        assert_eq!(fetch(&["fetch", "x/y", "--ref", "v1", "--ref", "v2"]).target.rev.as_deref(), Some("v2"));
+        let twice = parse_str(&["fetch", "x/y", "--ref", "v1", "--ref", "v2"]).unwrap_err().to_string();
+        assert_eq!(twice, r#"--ref: given twice ("v1" and "v2"): one ref per run"#);
+        let url = "https://huggingface.co/x/y/tree/v1";
+        assert_eq!(fetch(&["fetch", url, "--ref", "v1"]).target.rev.as_deref(), Some("v1"), "the same ref twice");
+        let conflict = parse_str(&["fetch", url, "--ref", "v2"]).unwrap_err().to_string();
+        assert_eq!(conflict, "--ref v2 and the URL's /tree/v1 name two refs; give one");
         assert_eq!(
             fetch(&["fetch", "x/y"]),
             FetchArgs { target: target("x/y", None, Filters::default()), json: false, jobs: DEFAULT_JOBS }
@@ -318,6 +371,12 @@ mod tests {
         assert_eq!(
             action(&["ls", "--json", "x/y", "--file", "config.json"]),
             Action::Ls(LsArgs { target: target("x/y", None, files), json: true })
+        );
+        let both = Filters { include: vec![r".*\.bin".into(), r".*\.json".into()], ..Default::default() };
+        assert_eq!(
+            action(&["ls", "x/y", "--include", "*.json", "--include", "*.bin", "--include", "*.json"]),
+            Action::Ls(LsArgs { target: target("x/y", None, both), json: false }),
+            "filters in any order, and repeated, are one choice"
         );
     }
 
@@ -353,9 +412,24 @@ mod tests {
         assert_eq!(action(&["store", "ls"]), Action::StoreLs { json: false });
         assert_eq!(action(&["store", "ls", "--json"]), Action::StoreLs { json: true });
         assert_eq!(action(&["--debug", "store", "path"]), Action::StorePath);
-        assert_eq!(action(&["store"]), Action::Print(help(Some(Cmd::Store))), "a group alone prints its help");
+        let alone = parse_str(&["store"]).unwrap_err();
+        assert_eq!(alone.kind(), crate::error::Kind::Usage, "a group alone is a usage error, as nix-hug alone is");
+        assert_eq!(alone.to_string(), "`nix-hug store` is followed by ls or path; see `nix-hug store --help`");
         assert_eq!(action(&["store", "--help"]), Action::Print(help(Some(Cmd::Store))));
         assert_eq!(action(&["store", "ls", "-h"]), Action::Print(help(Some(Cmd::StoreLs))));
+    }
+
+    #[test]
+    fn typos_of_commands() {
+        let said = |args: &[&str]| parse_str(args).unwrap_err().to_string();
+        assert_eq!(said(&["fecth", "x/y"]), r#"unknown command "fecth"; did you mean `nix-hug fetch`?"#);
+        assert_eq!(said(&["exprot"]), r#"unknown command "exprot"; did you mean `nix-hug export`?"#);
+        assert_eq!(
+            said(&["store", "pth"]),
+            r#"unknown command "store pth": `nix-hug store` is followed by ls or path; did you mean `path`?"#
+        );
+        assert!(said(&["frobnicate"]).contains("see `nix-hug --help`"), "nothing near: no guess");
+        assert!(!said(&["__fetc"]).contains("did you mean"), "hidden commands are never suggested");
     }
 
     #[test]

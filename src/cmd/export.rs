@@ -11,8 +11,9 @@ use crate::persist::Config;
 
 pub fn run(args: &FetchArgs) -> Result<()> {
     let persist = persisted::open(&Config::load()?)?;
-    // Checked before the download, which would otherwise be for nothing: a manifest that can be read
-    // (and so written), and Nix.
+    // Checked before the download, which would otherwise be for nothing: a persist directory that can be
+    // written, a manifest that can be read, and Nix.
+    persist.check_writable()?;
     persist.entries()?;
     if nix::version()?.is_none() {
         return Err(Error::new(Kind::Nix, "export copies the output from the Nix store, but nix is not on PATH"));

@@ -96,7 +96,7 @@ mod tests {
 
     fn plan() -> Plan {
         Plan {
-            repo: Repo { kind: RepoType::Dataset, org: "acme".into(), name: "tiny".into() },
+            repo: Repo { kind: RepoType::Dataset, id: "acme/tiny".into() },
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
             files: vec![entry("config.json", 318, false), entry("model.safetensors", 5 << 20, true)],
             skipped: vec![entry("onnx/model.onnx", 5000, true)],

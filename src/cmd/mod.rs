@@ -13,12 +13,16 @@ pub mod store;
 
 use crate::cli::{Action, Cli};
 use crate::error::{Context, Error, Result};
-use crate::{builder, msg, warn};
+use crate::{builder, info, interrupt, msg, warn};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 pub fn run(cli: Cli) -> Result<()> {
     msg::set_debug(cli.debug);
+    // In the sandbox, Nix itself stops the builder and removes what it wrote.
+    if !matches!(cli.action, Action::BuilderFetch | Action::BuilderCache) {
+        interrupt::handle().context("listening for Ctrl-C")?;
+    }
     match cli.action {
         Action::Print(text) => print(&text),
         Action::Fetch(args) => fetch::run(&args),
@@ -42,19 +46,27 @@ fn print(text: &str) -> Result<()> {
 }
 
 /// A fresh folder under the system's temporary folder (`TMPDIR`), only for us (0700), removed with
-/// everything in it when dropped, whether the command succeeded or not.
+/// everything in it when dropped, whether the command succeeded or not, or when Ctrl-C ends the run.
 struct TempDir(PathBuf);
+
+const TEMP_PREFIX: &str = "nix-hug-";
 
 impl TempDir {
     fn new() -> Result<TempDir> {
         use std::os::unix::fs::DirBuilderExt;
         // Absolute, so the folder can be named in a file:// URL even when TMPDIR is relative.
         let base = std::path::absolute(std::env::temp_dir())?;
+        for dir in interrupt::remove_left_behind(&base, TEMP_PREFIX) {
+            info!("removed {}, left behind by a run that was killed", dir.display());
+        }
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         for attempt in 0..100u32 {
-            let dir = base.join(format!("nix-hug-{}-{:x}", std::process::id(), nanos + u128::from(attempt)));
+            let dir = base.join(format!("{TEMP_PREFIX}{}-{:x}", std::process::id(), nanos + u128::from(attempt)));
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(TempDir(dir)),
+                Ok(()) => {
+                    interrupt::remove_on_interrupt(&dir);
+                    return Ok(TempDir(dir));
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(Error::from(e).context(format!("creating a folder in {}", base.display()))),
             }
@@ -73,5 +85,6 @@ impl Drop for TempDir {
         if let Err(e) = std::fs::remove_dir_all(&self.0) {
             warn!("could not remove the temporary folder {}: {e}", self.0.display());
         }
+        interrupt::keep_on_interrupt(&self.0);
     }
 }

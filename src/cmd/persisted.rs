@@ -75,6 +75,7 @@ pub fn fetch(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
             Err(e) => warn!("could not use {} from {dir}: {e}; fetching it", entry.label()),
         }
     }
+    persist.check_writable()?;
     let result = fetch::fetch(args)?;
     if let Err(e) = export(&persist, &result) {
         warn!("could not export to {dir}: {e}");

@@ -2,11 +2,16 @@
 What `fetch` and `ls` share: from a URL, a ref and filters to the plan of a fetch. The Hub comes from
 the environment (`HF_ENDPOINT`, the token), the ref is resolved to a commit (a bare `org/repo` is tried as
 a model, then as a dataset), and the tree at that commit is listed and filtered by `pipeline::plan`.
+
+A repo renamed on the Hub (or a legacy id such as `gpt2`) keeps the id the user gave: the cache folder
+is named after it (`models--gpt2`), and that is the folder `from_pretrained("gpt2")` looks for offline,
+so switching to the new id would break the user's code. The Hub redirects the old id, in the sandbox as
+here. The user is told the new id, to pin it instead if they like.
 */
 
 use crate::cli::Target;
 use crate::error::{Error, Kind, Result};
-use crate::hub::{self, Hub, Token};
+use crate::hub::{self, Hub, Revision, Token};
 use crate::pipeline::{self, Plan};
 use crate::repo::{self, Repo, RepoType, RepoUrl};
 use crate::{info, warn};
@@ -18,11 +23,19 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
     let hub = Hub::new(endpoint.as_deref().unwrap_or(hub::DEFAULT_ENDPOINT), Token::from_env())?;
     let rev = target.rev.as_deref().or(url.rev.as_deref()).unwrap_or("main");
 
-    let (repo, commit) = resolve(&hub, &url, rev)?;
+    let (repo, revision) = resolve(&hub, &url, rev)?;
+    let (kind, commit) = (repo.kind.as_str(), revision.commit);
     if rev == commit {
-        info!("pinned to commit {commit} ({} {repo})", repo.kind.as_str());
+        info!("pinned to commit {commit} ({kind} {repo})");
     } else {
-        info!("resolved {rev} to {commit} ({} {repo})", repo.kind.as_str());
+        info!("resolved {rev} to {commit} ({kind} {repo})");
+    }
+    if let Some(id) = revision.id.filter(|id| *id != repo.id) {
+        info!(
+            "{kind} {repo} is now {id} on the Hub (the old id redirects there); the expression keeps {repo}, so code \
+             that loads {repo} finds it in the cache ({}); fetch {id} to pin the new id",
+            repo.folder()
+        );
     }
     let plan = pipeline::plan(&hub, &repo, &commit, &target.filters)?;
     if !target.filters.include.is_empty() && !plan.files.iter().any(|e| e.lfs.is_some()) {
@@ -31,9 +44,9 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
     Ok((hub, plan))
 }
 
-/// The repo and the commit `rev` points at. A bare `org/repo` is a model if the Hub has such a model,
-/// else a dataset.
-fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, String)> {
+/// The repo and what `rev` points at. A bare `org/repo` is a model if the Hub has such a model, else a
+/// dataset.
+fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, Revision)> {
     let kinds = match url.kind {
         Some(kind) => vec![kind],
         None => vec![RepoType::Model, RepoType::Dataset],
@@ -42,7 +55,7 @@ fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, String)> {
     for kind in kinds {
         let repo = url.with_kind(kind);
         match hub.revision(&repo, rev) {
-            Ok(commit) => return Ok((repo, commit)),
+            Ok(revision) => return Ok((repo, revision)),
             Err(e) if matches!(e.kind(), Kind::NotFound | Kind::NoSuchRevision) => errors.push((repo, e)),
             Err(e) => return Err(e),
         }
@@ -59,10 +72,9 @@ fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, String)> {
         _ => Err(Error::new(
             Kind::NotFound,
             format!(
-                "neither a model nor a dataset {}/{} exists at {} (a private or gated repo needs a token \
+                "neither a model nor a dataset {} exists at {} (a private or gated repo needs a token \
                  with access: set HF_TOKEN or log in with `hf auth login`)",
-                url.org,
-                url.name,
+                url.id,
                 hub.endpoint()
             ),
         )),

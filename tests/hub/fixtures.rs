@@ -10,7 +10,8 @@ const VOCAB: &[&str] = &[
     "##s", "##ing", "##ed", ".", ",",
 ];
 
-/// Model `acme/tiny-bert`: commit 2 on `main`, commit 1 on `v1.0` and `refs/pr/1`.
+/// Model `acme/tiny-bert`, once called `acme/bert-tiny`: commit 2 on `main`, commit 1 on `v1.0` and
+/// `refs/pr/1`.
 pub fn tiny_bert() -> Repo {
     let vocab: String = VOCAB.iter().map(|w| format!("{w}\n")).collect();
     let config = json!({
@@ -56,6 +57,7 @@ pub fn tiny_bert() -> Repo {
         ],
         refs: vec![("main".into(), sha2), ("v1.0".into(), sha1.clone()), ("refs/pr/1".into(), sha1)],
         token: None,
+        old_ids: vec!["acme/bert-tiny".into()],
     }
 }
 
@@ -88,8 +90,28 @@ pub fn gated() -> Repo {
     Repo { token: Some("hf_testtoken".into()), ..single_commit(Kind::Model, "acme/gated", "gated-1", files) }
 }
 
+/// Model `openai-community/gpt2`, which the legacy id `gpt2` redirects to, as on the real Hub.
+pub fn gpt2() -> Repo {
+    let config = json!({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": 2});
+    let files = vec![
+        File::new("config.json", pretty(&config)),
+        File::new("README.md", "# gpt2\n\nA stand-in for the legacy id.\n"),
+        File::lfs("model.safetensors", safetensors()),
+    ];
+    Repo { old_ids: vec!["gpt2".into()], ..single_commit(Kind::Model, "openai-community/gpt2", "gpt2-1", files) }
+}
+
+/// Dataset `rajpurkar/squad`, which the legacy id `squad` redirects to.
+pub fn squad() -> Repo {
+    let files = vec![
+        File::new("README.md", "# squad\n"),
+        File::lfs("plain_text/train.parquet", include_bytes!("fixtures/train.parquet").as_slice()),
+    ];
+    Repo { old_ids: vec!["squad".into()], ..single_commit(Kind::Dataset, "rajpurkar/squad", "squad-1", files) }
+}
+
 pub fn all() -> Vec<Repo> {
-    vec![tiny_bert(), tiny_dataset(), many_files(), gated()]
+    vec![tiny_bert(), tiny_dataset(), many_files(), gated(), gpt2(), squad()]
 }
 
 fn single_commit(kind: Kind, id: &str, seed: &str, files: Vec<File>) -> Repo {
@@ -100,6 +122,7 @@ fn single_commit(kind: Kind, id: &str, seed: &str, files: Vec<File>) -> Repo {
         commits: vec![Commit { sha: sha.clone(), files }],
         refs: vec![("main".into(), sha)],
         token: None,
+        old_ids: Vec::new(),
     }
 }
 

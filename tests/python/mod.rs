@@ -134,7 +134,7 @@ fn run(client: &Client, mode: Mode, cache: &str, expect: &serde_json::Value) -> 
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "--", "sh", "-ec"])
         .arg("mount --bind /nix/store /nix/store; mount -o remount,bind,ro /nix/store; exec \"$@\"")
-        .args(["sh", "setpriv", "--reuid", &user, "--regid", &user, "--init-groups", "--"])
+        .args(["sh", "setpriv", "--reuid", &uid.to_string(), "--regid", &gid.to_string(), "--init-groups", "--"])
         .args(["timeout", "--kill-after=10", TIMEOUT_SECONDS])
         .arg(&client.python)
         .arg(script)

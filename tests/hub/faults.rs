@@ -1,0 +1,91 @@
+//! The faults tests inject (`Fault`), and the real-Hub mode's rate limit: which request a fault hits,
+//! and what the Hub answers instead.
+
+use super::http::{Body, BodyFault, Response};
+use super::{Fault, Mode, QUOTA, Role, State, WINDOW_SECS, fake_sha};
+use std::time::{Duration, Instant};
+
+impl State {
+    /// Once a `RateLimit` fault has fired, every request to the Hub host until the window resets.
+    pub(super) fn rate_limited(&self, role: Role, names: &[String]) -> Option<Response<'static>> {
+        if role != Role::Api {
+            return None;
+        }
+        let mut until = self.limited_until.lock().unwrap();
+        let now = Instant::now();
+        if until.is_none_or(|t| t <= now) {
+            let mut faults = self.faults.lock().unwrap();
+            let i = faults.iter().position(|f| matches!(f, Fault::RateLimit { path, .. } if matches(names, path)))?;
+            let Fault::RateLimit { reset, .. } = faults.remove(i) else { unreachable!() };
+            *until = Some(now + Duration::from_secs(reset));
+        }
+        let left = (*until)?.saturating_duration_since(now).as_millis().div_ceil(1000);
+        let body = Body::Owned(b"Too many requests".to_vec());
+        Some(Response::new(429, body).header("RateLimit", format!("\"api\";r=0;t={left}")))
+    }
+
+    /// The real Hub's `RateLimit` and `RateLimit-Policy` headers on an answer of the Hub host.
+    pub(super) fn quota_headers<'a>(&self, response: Response<'a>) -> Response<'a> {
+        if self.mode != Mode::Real {
+            return response;
+        }
+        let elapsed = self.started.elapsed().as_secs();
+        let mut window = self.window.lock().unwrap();
+        if window.0 != elapsed / WINDOW_SECS {
+            *window = (elapsed / WINDOW_SECS, 0);
+        }
+        window.1 += 1;
+        let (left, reset) = (QUOTA.saturating_sub(window.1), WINDOW_SECS - elapsed % WINDOW_SECS);
+        response
+            .header("RateLimit", format!("\"api\";r={left};t={reset}"))
+            .header("RateLimit-Policy", format!("\"fixed window\";\"api\";q={QUOTA};w={WINDOW_SECS}"))
+    }
+
+    /// Fires an `ExpireCdnUrls` fault matching `names`: a new signing secret.
+    pub(super) fn expire_cdn_urls(&self, names: &[String]) {
+        let mut faults = self.faults.lock().unwrap();
+        if let Some(i) = faults.iter().position(|f| matches!(f, Fault::ExpireCdnUrls { path } if matches(names, path)))
+        {
+            faults.remove(i);
+            let mut secret = self.secret.lock().unwrap();
+            *secret = fake_sha(&secret);
+        }
+    }
+
+    pub(super) fn take_status_fault(&self, names: &[String]) -> Option<Response<'static>> {
+        let mut faults = self.faults.lock().unwrap();
+        let i = faults.iter().position(|f| match f {
+            Fault::Status { path, .. } => matches(names, path),
+            _ => false,
+        })?;
+        let Fault::Status { status, retry_after, .. } = faults.remove(i) else { unreachable!() };
+        let mut r = Response::error(status, None, "injected fault");
+        if let Some(secs) = retry_after {
+            r = r.header("Retry-After", secs.to_string());
+        }
+        Some(r)
+    }
+
+    pub(super) fn take_body_fault(&self, names: &[String]) -> Option<BodyFault> {
+        let mut faults = self.faults.lock().unwrap();
+        let i = faults.iter().position(|f| match f {
+            Fault::DropMidBody { path } | Fault::CorruptByte { path } | Fault::CorruptAlways { path } => {
+                matches(names, path)
+            }
+            Fault::Status { .. } | Fault::RateLimit { .. } | Fault::ExpireCdnUrls { .. } => false,
+        })?;
+        Some(match &faults[i] {
+            Fault::CorruptAlways { .. } => BodyFault::Corrupt,
+            _ => match faults.remove(i) {
+                Fault::DropMidBody { .. } => BodyFault::Drop,
+                _ => BodyFault::Corrupt,
+            },
+        })
+    }
+}
+
+/// Whole path segments only, as `Path::ends_with`: "config.json" is not "tokenizer_config.json".
+pub(super) fn matches(names: &[String], suffix: &str) -> bool {
+    let suffix = format!("/{}", suffix.trim_start_matches('/'));
+    names.iter().any(|n| n.ends_with(&suffix))
+}

@@ -1,0 +1,85 @@
+//! Every parser of outside input, fed arbitrary input: it answers `Ok` or an error, never a panic or a
+//! hang, and what it accepts holds up (a URL's repo round-trips, a glob's regex compiles, a listing it
+//! lets through cannot leave the output folder, a manifest it refuses is left as it was).
+
+use nix_hug::filter::{Filters, check_paths, glob_to_regex};
+use nix_hug::persist::{Config, MANIFEST, Persist};
+use nix_hug::repo::{RepoType, parse_url};
+use proptest::prelude::*;
+use std::path::Path;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn urls(url in prop_oneof![
+        any::<String>(),
+        "(https://(huggingface|hf)\\.co/|hf:|hf-datasets:|datasets/)?[A-Za-z0-9._/%-]{0,40}(/tree/[a-z0-9%./]{0,12})?/?",
+    ]) {
+        if let Ok(parsed) = parse_url(&url) {
+            let repo = parsed.with_kind(RepoType::Model);
+            let again = parse_url(&repo.to_string()).unwrap_or_else(|e| panic!("{url:?} -> {repo}: {e}"));
+            prop_assert_eq!(again.with_kind(RepoType::Model), repo.clone());
+            prop_assert!(repo.store_name(&"0".repeat(40)).chars().all(|c| c.is_ascii_alphanumeric() || "+-._?=".contains(c)));
+        }
+    }
+
+    #[test]
+    fn globs(glob in prop_oneof![any::<String>(), "[a-z*?\\[\\]!^\\\\./-]{0,16}"]) {
+        if let Ok(re) = glob_to_regex(&glob) {
+            let compiled = regex::Regex::new(&format!("^(?:{re})$"));
+            prop_assert!(compiled.is_ok(), "{glob:?} -> {re:?}: {compiled:?}");
+            if !glob.contains(['*', '?', '[']) {
+                prop_assert!(compiled.unwrap().is_match(&glob), "a glob without wildcards matches itself");
+            }
+        }
+    }
+
+    #[test]
+    fn filters_json(json in prop_oneof![
+        any::<String>(),
+        "\\{(\"(include|exclude|files)\": \\[(\"[a-z.*()\\[\\]\\\\]{0,6}\",? ?){0,3}\\],? ?){0,3}\\}",
+    ]) {
+        if let Ok(filters) = Filters::from_json(&json) {
+            let _ = filters.compile();
+        }
+    }
+
+    #[test]
+    fn tree_paths(paths in prop::collection::vec(prop_oneof![any::<String>(), "[a./\\\\\0]{0,8}"], 0..8)) {
+        if check_paths(paths.iter().map(String::as_str)).is_ok() {
+            for path in &paths {
+                let out = Path::new("/out").join(path);
+                prop_assert!(!path.is_empty() && !path.starts_with('/') && !path.contains(['\\', '\0']));
+                prop_assert!(out.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))));
+                prop_assert!(out.starts_with("/out"));
+            }
+        }
+    }
+
+    #[test]
+    fn config_files(text in prop_oneof![
+        any::<String>(),
+        "((persist_dir|auto_persist|other) ?= ?[~/a-z# ]{0,10}\n|# [a-z]{0,5}\n|\n){0,4}",
+    ]) {
+        let path = Path::new("/etc/nix-hug/config");
+        if let Err(e) = Config::parse(&text, path) {
+            let message = e.to_string();
+            prop_assert!(message.starts_with("/etc/nix-hug/config:"), "names the file and line: {}", message);
+            prop_assert_eq!(message.lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn manifests(bytes in prop_oneof![
+        any::<Vec<u8>>(),
+        "\\{\"version\": [0-9], \"entries\": \\[(\\{\"repoId\": \"a/b\"\\},?){0,2}\\]\\}".prop_map(String::into_bytes),
+    ]) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST), &bytes).unwrap();
+        if let Err(e) = Persist::new(dir.path()).entries() {
+            prop_assert!(e.to_string().contains("left as it is"), "{}", e);
+        }
+        prop_assert_eq!(std::fs::read(dir.path().join(MANIFEST)).unwrap(), bytes, "reading never writes");
+    }
+}

@@ -67,10 +67,8 @@ impl Mode {
     }
 }
 
-fn clients() -> Vec<Client> {
-    let venvs = PathBuf::from(
-        std::env::var_os("NIX_HUG_CLIENTS").expect("NIX_HUG_CLIENTS must name the client venvs (. scripts/setup)"),
-    );
+/// The client venvs in `venvs`, all of `tests/python/clients/`.
+fn clients(venvs: &Path) -> Vec<Client> {
     let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/clients");
     let mut clients: Vec<Client> = std::fs::read_dir(&specs)
         .unwrap()
@@ -180,7 +178,14 @@ fn run(client: &Client, mode: Mode, cache: &str, expect: &serde_json::Value) -> 
 /// at once (an unreachable Hub mostly means waiting for retries), and prints one line per output, client
 /// and mode. Fails listing every failure.
 pub fn check_with_clients(outputs: &[(&str, &str, &serde_json::Value)]) {
-    let clients = clients();
+    let venvs = std::env::var("NIX_HUG_CLIENTS").expect("NIX_HUG_CLIENTS must name the client venvs (. scripts/setup)");
+    if venvs.is_empty() {
+        // Said, not silent: scripts/test sets it empty where the host's Python is not (a root of another
+        // Nix), and the outputs there are the same store paths as on the host.
+        println!("client: none run: NIX_HUG_CLIENTS is empty");
+        return;
+    }
+    let clients = clients(Path::new(&venvs));
     let runs: Vec<(String, &Client, Mode, &str, &serde_json::Value)> = outputs
         .iter()
         .flat_map(|&(what, cache, expect)| {

@@ -1,8 +1,10 @@
 //! End to end in the real Nix sandbox: `fetchModel`, `fetchDataset` and `buildCache` from `lib/` built
 //! by Nix with the static nix-hug as builder against the loopback Hub, then the result loaded offline by
-//! `huggingface_hub`, `transformers` and `datasets` (`tests/python/check_cache.py`).
+//! `huggingface_hub`, `transformers` and `datasets` (`tests/python/check_cache.py`), and by every client
+//! version of `tests/python/clients/` on a read-only store.
 
 mod hub;
+mod python;
 mod support;
 
 use hub::{Hub, fixtures};
@@ -227,6 +229,11 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         fetches[0].commit
     );
     check_with_python(&cache, &expect);
+    let model = nix_build(&file, "model").unwrap();
+    python::check_with_clients(&[
+        ("buildCache", &cache, &expect),
+        ("fetchModel", &model, &expectations(&[&fetches[0]])),
+    ]);
 
     let copy = nix_build(&file, "cacheCopy").unwrap_or_else(|e| panic!("building cacheCopy:\n{e}"));
     record("cacheCopy", &copy);

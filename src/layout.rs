@@ -9,6 +9,8 @@ The Hugging Face cache layout, as `huggingface_hub` writes and reads it:
 <out>/.locks/models--org--name/                                        (empty)
 ```
 
+and, in a merged cache only, `<out>/version.txt` (`1`), the cache version transformers 4.x looks for.
+
 Also `merge`, which assembles several such folders into one cache (`buildCache`). Never the network; the
 output holds no store path, timestamp or download metadata, so the same files give the same bytes.
 */
@@ -195,6 +197,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
         }
     }
 
+    // transformers 4.x keeps a cache version of its own at the root and, without it, warns on every
+    // import that the cache is of an old version and that it cannot write there. Every huggingface_hub's
+    // scan_cache_dir then counts this file as one warning: a far smaller cost, and only to a scan.
+    fs::create_dir_all(out)?;
+    let version = out.join("version.txt");
+    fs::write(&version, "1")?;
+    fs::set_permissions(&version, fs::Permissions::from_mode(0o444))?;
     for (folder, revs) in &repos {
         let dir = out.join(folder);
         fs::create_dir_all(out.join(".locks").join(folder))?;

@@ -189,9 +189,14 @@ def check_read_only(roots):
 def check_scan(repos, cache):
     import huggingface_hub
 
-    with check("scan_cache_dir() reports no warnings", "scan_cache_dir"):
+    # transformers 4.x's own version.txt at the cache root (buildCache outputs carry one, so that it does
+    # not warn on import) is "not a directory" to every scan_cache_dir: that one warning, and no other.
+    version_txt = os.path.join(cache, "version.txt")
+    allowed = [f"Repo path is not a directory: {version_txt}"] if os.path.isfile(version_txt) else []
+    with check("scan_cache_dir() reports no warnings but transformers' version.txt", "scan_cache_dir"):
         scan = huggingface_hub.scan_cache_dir(cache)
-        expect(not scan.warnings, "; ".join(str(w) for w in scan.warnings))
+        others = [str(w) for w in scan.warnings if str(w) not in allowed]
+        expect(not others and len(scan.warnings) == len(allowed), "; ".join(str(w) for w in scan.warnings))
     for repo in repos:
         rid, rtype, rev = repo["repo_id"], repo["repo_type"], repo["revision"]
         with check(f"scan_cache_dir() lists {rtype} {rid} at {rev}", "scan_cache_dir"):

@@ -34,11 +34,11 @@ struct Known {
     writes: &'static [&'static str],
 }
 
-fn known(client: &Client) -> Known {
-    if client.name.starts_with("transformers-4.") {
-        // transformers 4.x keeps a cache version of its own in `version.txt` at the cache root and, on
-        // import, warns and tries to write it when absent. With that file every huggingface_hub's
-        // scan_cache_dir (0.20 to 2.x) reports "Repo path is not a directory", so our outputs leave it out.
+fn known(client: &Client, cache: &str) -> Known {
+    // transformers 4.x keeps a cache version of its own in `version.txt` at the cache root and, on
+    // import, warns and tries to write it when absent. buildCache outputs carry it; fetch outputs, whose
+    // every byte is pinned by a fileTreeHash, do not.
+    if client.name.starts_with("transformers-4.") && !Path::new(cache).join("version.txt").is_file() {
         Known {
             stderr: &[
                 "cache for model files in Transformers v4.22.0 has been updated",
@@ -96,10 +96,10 @@ fn clients(venvs: &Path) -> Vec<Client> {
 
 /// The loads this client can do (the others become null: datasets is the test venv's), on a read-only
 /// mount, with the writes it is known to try.
-fn expect_for(client: &Client, expect: &serde_json::Value) -> serde_json::Value {
+fn expect_for(client: &Client, cache: &str, expect: &serde_json::Value) -> serde_json::Value {
     let mut expect = expect.clone();
     expect["read_only"] = true.into();
-    expect["writes"] = known(client).writes.into();
+    expect["writes"] = known(client, cache).writes.into();
     for repo in expect["repos"].as_array_mut().unwrap() {
         if !(client.transformers && repo["load"] == "transformers") {
             repo["load"] = serde_json::Value::Null;
@@ -124,7 +124,7 @@ fn run(client: &Client, mode: Mode, cache: &str, expect: &serde_json::Value) -> 
     // The user's HOME and TMPDIR, removed (by root) when done.
     let home = tempfile::tempdir().unwrap();
     let expect_file = home.path().join("expect.json");
-    std::fs::write(&expect_file, serde_json::to_vec_pretty(&expect_for(client, expect)).unwrap()).unwrap();
+    std::fs::write(&expect_file, serde_json::to_vec_pretty(&expect_for(client, cache, expect)).unwrap()).unwrap();
     let (uid, gid) = user_ids(&user);
     std::os::unix::fs::chown(home.path(), Some(uid), Some(gid)).unwrap();
 
@@ -159,7 +159,7 @@ fn run(client: &Client, mode: Mode, cache: &str, expect: &serde_json::Value) -> 
     let about = Regex::new(ABOUT_THE_CACHE).unwrap();
     let (about_cache, others): (Vec<&str>, Vec<&str>) =
         stderr.lines().partition(|l| l.contains(cache) || about.is_match(l));
-    let known = known(client);
+    let known = known(client, cache);
     let unknown: Vec<&&str> = about_cache.iter().filter(|l| !known.stderr.iter().any(|k| l.contains(k))).collect();
     let missing: Vec<&&str> = known.stderr.iter().filter(|k| !about_cache.iter().any(|l| l.contains(*k))).collect();
     if !unknown.is_empty() || !missing.is_empty() {

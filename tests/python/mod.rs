@@ -128,7 +128,9 @@ fn run(client: &Client, mode: Mode, cache: &str, expect: &serde_json::Value) -> 
     let (uid, gid) = user_ids(&user);
     std::os::unix::fs::chown(home.path(), Some(uid), Some(gid)).unwrap();
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_cache.py");
+    // A copy the user can read wherever the checkout is (root's home, say).
+    let script = home.path().join("check_cache.py");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_cache.py"), &script).unwrap();
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "--", "sh", "-ec"])
         .arg("mount --bind /nix/store /nix/store; mount -o remount,bind,ro /nix/store; exec \"$@\"")

@@ -185,7 +185,12 @@ impl Hub {
         let mut next =
             Some(format!("{}/api/{}/{repo}/tree/{commit}?recursive=true", self.endpoint, repo.kind.plural()));
         let mut files = Vec::new();
+        let mut read = std::collections::HashSet::new();
         while let Some(url) = next.take() {
+            if !read.insert(url.clone()) {
+                let msg = format!("the tree listing links back to a page it already sent ({})", redact(&url));
+                return Err(Error::new(Kind::Integrity, msg));
+            }
             let (page, link): (Vec<RawEntry>, _) = retry::retrying("listing files", |_| {
                 let (url, mut resp) = self.get(&url, None)?;
                 self.check_status(&resp, repo, &url)?;

@@ -437,3 +437,18 @@ fn a_ranged_file_that_fails_its_hash_is_fetched_once_more() {
     let msg = err.to_string();
     assert!(msg.contains(&format!("onnx/model.onnx: sha256 mismatch: expected {sha}, got ")), "{msg}");
 }
+
+/// A tree listing whose `Link` leads back to a page already read (here the last page to the first) is
+/// refused, where following it would never end.
+#[test]
+fn a_tree_listing_that_links_back_is_refused() {
+    for fixture in [fixtures::tiny_bert(), fixtures::many_files()] {
+        let hub = Hub::start(vec![fixture.clone()]);
+        hub.set_tree_link_loop(true);
+        let client = Client::new(&hub.endpoint(), None).unwrap();
+        let model = repo(RepoType::Model, &fixture.id);
+        let err = pipeline::plan(&client, &model, &fixture.commits[0].sha, &Filters::default()).unwrap_err();
+        assert_eq!(err.kind(), Kind::Integrity, "{err}");
+        assert!(err.to_string().contains("the tree listing links back to a page it already sent"), "{err}");
+    }
+}

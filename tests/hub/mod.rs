@@ -257,6 +257,7 @@ impl Hub {
             log: Mutex::default(),
             faults: Mutex::default(),
             slash_redirect: AtomicBool::new(false),
+            link_loop: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             conns: Mutex::default(),
             next_conn: AtomicU64::new(0),
@@ -302,6 +303,11 @@ impl Hub {
     pub fn set_tree_slash_redirect(&self, on: bool) {
         self.state.slash_redirect.store(on, Ordering::SeqCst);
     }
+
+    /// End the tree listing's last page with a `Link` back to its first, as a broken mirror might.
+    pub fn set_tree_link_loop(&self, on: bool) {
+        self.state.link_loop.store(on, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Hub {
@@ -341,6 +347,7 @@ struct State {
     log: Mutex<Vec<Request>>,
     faults: Mutex<Vec<Fault>>,
     slash_redirect: AtomicBool,
+    link_loop: AtomicBool,
     stop: AtomicBool,
     /// Open connections, so that Drop can close keep-alive ones blocked in a read.
     conns: Mutex<HashMap<u64, TcpStream>>,
@@ -721,7 +728,11 @@ impl State {
         let end = selected.len().min(start.saturating_add(PAGE_SIZE));
         let page: Vec<&Value> = selected.get(start..end).unwrap_or_default().iter().map(|(_, v)| v).collect();
         let mut r = Response::json(&json!(page));
-        if end < selected.len() {
+        if end >= selected.len() && self.link_loop.load(Ordering::SeqCst) {
+            let first: Vec<String> =
+                params.iter().filter(|(k, _)| *k != "cursor").map(|(k, v)| format!("{k}={v}")).collect();
+            r = r.header("Link", format!("<{}{raw_path}?{}>; rel=\"next\"", self.endpoint, first.join("&")));
+        } else if end < selected.len() {
             let cursor = match self.mode {
                 Mode::Plain => end.to_string(),
                 Mode::Real => hex(selected[end].0.as_bytes()),

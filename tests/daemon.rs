@@ -52,14 +52,6 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
 }
 
-/// The test user's uid and gid, from `/etc/passwd`.
-fn user_ids() -> (u32, u32) {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let line = passwd.lines().find(|l| l.starts_with(&format!("{USER}:")));
-    let fields: Vec<&str> = line.unwrap_or_else(|| panic!("no user {USER}: run scripts/setup")).split(':').collect();
-    (fields[2].parse().unwrap(), fields[3].parse().unwrap())
-}
-
 /// `program` run as the test user with its groups (`nix-users`, where the daemon's socket requires it).
 fn as_user(program: &str) -> Command {
     let mut cmd = Command::new("setpriv");
@@ -77,7 +69,7 @@ struct Home {
 impl Home {
     fn new() -> Home {
         let dir = tempfile::tempdir().unwrap();
-        let ids = user_ids();
+        let ids = support::user_ids(USER);
         let root = dir.path();
         let project = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::create_dir_all(root.join("nix-hug-static/bin")).unwrap();

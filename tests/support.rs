@@ -60,6 +60,12 @@ pub fn nix(program: &str) -> Command {
     cmd
 }
 
+/// The uid and gid of `user` (the normal user of the multi-user and client tests, made by scripts/setup).
+pub fn user_ids(user: &str) -> (u32, u32) {
+    let id = |flag| stdout_ok(Command::new("id").args([flag, user])).parse().unwrap();
+    (id("-u"), id("-g"))
+}
+
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (is Nix installed? see README.md)"))
 }

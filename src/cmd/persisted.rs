@@ -32,7 +32,7 @@ pub fn export(persist: &Persist, result: &FetchResult, target: &Target) -> Resul
         repo_id: result.repo.to_string(),
         kind: result.repo.kind.as_str().to_owned(),
         rev: result.rev.clone(),
-        refs: ref_name(target).into_iter().collect(),
+        refs: repo::parse_url(&target.url).ok().and_then(|url| ref_name(target, &url)).into_iter().collect(),
         filters: result.filters.clone(),
         file_tree_hash: result.file_tree_hash.clone(),
         store_path: store_path.to_owned(),
@@ -55,10 +55,9 @@ pub fn restore(persist: &Persist, entry: &Entry) -> Result<()> {
 }
 
 /// The branch or tag `target` asks for (`main` without one); `None` for a commit.
-fn ref_name(target: &Target) -> Option<String> {
-    let url_ref = repo::parse_url(&target.url).ok().and_then(|u| u.rev);
-    let name = target.rev.clone().or(url_ref).unwrap_or_else(|| "main".to_owned());
-    (!repo::is_commit(&name.to_ascii_lowercase())).then_some(name)
+fn ref_name(target: &Target, url: &RepoUrl) -> Option<String> {
+    let name = resolve::asked_ref(target, url);
+    (!repo::is_commit(&name.to_ascii_lowercase())).then(|| name.to_owned())
 }
 
 /// `fetch` with auto-persist: an output exported at the commit the ref points at, with the same
@@ -71,9 +70,9 @@ pub fn fetch(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
     let entries = persist.entries()?;
     let dir = persist.dir().display();
     let filters = &args.target.filters;
-    let (exported, resolved) = match ref_name(&args.target) {
+    let (exported, resolved) = match ref_name(&args.target, &url) {
         None => {
-            let commit = args.target.rev.as_deref().or(url.rev.as_deref()).unwrap_or_default().to_ascii_lowercase();
+            let commit = resolve::asked_ref(&args.target, &url).to_ascii_lowercase();
             (persist::exported_at(&entries, &url, &commit, filters), None)
         }
         Some(name) => match resolve::commit(&args.target) {

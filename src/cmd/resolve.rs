@@ -34,7 +34,7 @@ pub fn commit(target: &Target) -> Result<Resolved> {
     let url = repo::parse_url(&target.url)?;
     let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty());
     let hub = Hub::new(endpoint.as_deref().unwrap_or(hub::DEFAULT_ENDPOINT), Token::from_env())?;
-    let rev = target.rev.as_deref().or(url.rev.as_deref()).unwrap_or("main");
+    let rev = asked_ref(target, &url);
 
     let (repo, revision) = resolve(&hub, &url, rev)?;
     let (kind, commit) = (repo.kind.as_str(), revision.commit);
@@ -51,6 +51,11 @@ pub fn commit(target: &Target) -> Result<Resolved> {
         );
     }
     Ok(Resolved { hub, repo, commit })
+}
+
+/// The ref `target` asks for: `--ref`, else the URL's `/tree/REF`, else `main`.
+pub fn asked_ref<'a>(target: &'a Target, url: &'a RepoUrl) -> &'a str {
+    target.rev.as_deref().or(url.rev.as_deref()).unwrap_or("main")
 }
 
 /// The plan of a fetch of `target`'s files at the commit resolved.

@@ -112,11 +112,6 @@ fn closed_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn user_ids(user: &str) -> (u32, u32) {
-    let id = |flag| crate::support::stdout_ok(Command::new("id").args([flag, user])).parse().unwrap();
-    (id("-u"), id("-g"))
-}
-
 /// One client in one mode: its closing line, or what went wrong.
 fn run(client: &Client, mode: Mode, cache: &str, expect: &serde_json::Value) -> Result<String, String> {
     let user = std::env::var("NIX_HUG_CLIENT_USER")
@@ -125,7 +120,7 @@ fn run(client: &Client, mode: Mode, cache: &str, expect: &serde_json::Value) -> 
     let home = tempfile::tempdir().unwrap();
     let expect_file = home.path().join("expect.json");
     std::fs::write(&expect_file, serde_json::to_vec_pretty(&expect_for(client, cache, expect)).unwrap()).unwrap();
-    let (uid, gid) = user_ids(&user);
+    let (uid, gid) = crate::support::user_ids(&user);
     std::os::unix::fs::chown(home.path(), Some(uid), Some(gid)).unwrap();
 
     // A copy the user can read wherever the checkout is (root's home, say).

@@ -140,6 +140,40 @@ pub fn glob_to_regex(glob: &str) -> Result<String> {
     Ok(re)
 }
 
+/// The glob `re` was made from by `glob_to_regex`, to show users what they typed; `None` for a regex
+/// no glob gives (one written by hand in Nix).
+pub fn regex_to_glob(re: &str) -> Option<String> {
+    let mut glob = String::with_capacity(re.len());
+    let mut chars = re.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' if chars.peek() == Some(&'*') => {
+                chars.next();
+                glob.push('*');
+            }
+            '.' => glob.push('?'),
+            '\\' => glob.push(chars.next()?),
+            '[' => {
+                glob.push('[');
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    glob.push('!');
+                }
+                loop {
+                    match chars.next()? {
+                        ']' => break,
+                        '\\' => glob.push(chars.next()?),
+                        c => glob.push(c),
+                    }
+                }
+                glob.push(']');
+            }
+            c => glob.push(c),
+        }
+    }
+    (glob_to_regex(&glob).ok()? == re).then_some(glob)
+}
+
 /// Refuses any path that could leave the output folder or clash with another entry, before anything is written.
 pub fn check_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result<()> {
     let mut files = HashSet::new();

@@ -9,7 +9,7 @@ cannot be read is an error that leaves it untouched. Never calls nix itself (the
 */
 
 use crate::error::{Context, Error, Kind, Result, usage};
-use crate::filter::Filters;
+use crate::filter::{Filters, regex_to_glob};
 use crate::repo::{RepoType, RepoUrl};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
@@ -173,11 +173,19 @@ impl Entry {
     }
 }
 
-/// `include .*\.safetensors, exclude onnx/.*`; empty without filters.
+/// `include *.safetensors, exclude onnx/*`: as the globs they were made from, where they were; empty
+/// without filters.
 pub fn describe_filters(filters: &Filters) -> String {
-    let lists = [("include", &filters.include), ("exclude", &filters.exclude), ("files", &filters.files)];
-    let parts: Vec<String> =
-        lists.iter().filter(|(_, l)| !l.is_empty()).map(|(name, l)| format!("{name} {}", l.join(" "))).collect();
+    let as_typed = |re: &String| regex_to_glob(re).unwrap_or_else(|| re.clone());
+    let lists = [("include", &filters.include), ("exclude", &filters.exclude)];
+    let mut parts: Vec<String> = lists
+        .iter()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(name, l)| format!("{name} {}", l.iter().map(as_typed).collect::<Vec<_>>().join(" ")))
+        .collect();
+    if !filters.files.is_empty() {
+        parts.push(format!("files {}", filters.files.join(" ")));
+    }
     parts.join(", ")
 }
 
@@ -516,7 +524,13 @@ mod tests {
         assert_eq!(at("model", "acme/bert", '0', Filters::default(), "").label(), "acme/bert@0000000");
         assert_eq!(
             at("dataset", "acme/squad", '1', st, "").label(),
-            r"datasets/acme/squad@1111111 (include .*\.safetensors, exclude onnx/.*)"
+            "datasets/acme/squad@1111111 (include *.safetensors, exclude onnx/*)"
+        );
+        let by_hand = Filters { include: vec![r"model-0000[1-3]\.bin|.*\.gguf".into()], ..Filters::default() };
+        assert_eq!(
+            at("model", "acme/bert", '0', by_hand, "").label(),
+            r"acme/bert@0000000 (include model-0000[1-3]\.bin|.*\.gguf)",
+            "a regex no glob gives is shown as it is"
         );
     }
 

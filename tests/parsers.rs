@@ -2,7 +2,7 @@
 //! hang, and what it accepts holds up (a URL's repo round-trips, a glob's regex compiles, a listing it
 //! lets through cannot leave the output folder, a manifest it refuses is left as it was).
 
-use nix_hug::filter::{Filters, check_paths, glob_to_regex};
+use nix_hug::filter::{Filters, check_paths, glob_to_regex, regex_to_glob};
 use nix_hug::persist::{Config, MANIFEST, Persist};
 use nix_hug::repo::{RepoType, parse_url};
 use proptest::prelude::*;
@@ -32,6 +32,15 @@ proptest! {
             if !glob.contains(['*', '?', '[']) {
                 prop_assert!(compiled.unwrap().is_match(&glob), "a glob without wildcards matches itself");
             }
+            let shown = regex_to_glob(&re);
+            prop_assert!(shown.as_ref().is_some_and(|g| glob_to_regex(g).ok().as_ref() == Some(&re)), "{glob:?} -> {re:?} -> {shown:?}");
+        }
+    }
+
+    #[test]
+    fn regexes_shown_as_globs(re in any::<String>()) {
+        if let Some(glob) = regex_to_glob(&re) {
+            prop_assert_eq!(glob_to_regex(&glob).ok(), Some(re));
         }
     }
 

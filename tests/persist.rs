@@ -181,7 +181,7 @@ fn an_export_survives_garbage_collection() {
     assert!(!valid(&store_path));
     let line = env.ls_line("acme/tiny-bert");
     assert!(line.contains(&format!("  model  {}  ", &exports[0]["rev"].as_str().unwrap()[..7])), "{line}");
-    assert!(line.contains("  collected  files config.json model.safetensors vocab.txt"), "{line}");
+    assert!(line.contains("  garbage-collected  files config.json model.safetensors vocab.txt"), "{line}");
 
     let api = hub.endpoint().strip_prefix("http://").unwrap().to_owned();
     drop(hub);

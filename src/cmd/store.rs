@@ -1,6 +1,6 @@
 /*!
 `nix-hug store ls` and `nix-hug store path`: what the persist directory holds, and where it is. `ls`
-says for each export whether its output is still in the Nix store (valid) or was garbage-collected.
+says for each export whether its output is still in the Nix store or was garbage-collected.
 */
 
 use super::{persisted, print};
@@ -36,8 +36,8 @@ pub fn path() -> Result<()> {
 
 fn status(valid: Option<bool>) -> &'static str {
     match valid {
-        Some(true) => "valid",
-        Some(false) => "collected",
+        Some(true) => "in store",
+        Some(false) => "garbage-collected",
         None => "unknown",
     }
 }
@@ -115,9 +115,9 @@ mod tests {
         let entries =
             [entry("acme/tiny-bert", "model", st, 5 << 20), entry("acme/squad", "dataset", Filters::default(), 900)];
         let want = "\
-REPO            TYPE     REV         SIZE  EXPORTED          STATUS     FILTERS
-acme/tiny-bert  model    3ff3885  5.0 MiB  2026-11-24 14:19  valid      include .*\\.safetensors
-acme/squad      dataset  3ff3885    900 B  2026-11-24 14:19  collected
+REPO            TYPE     REV         SIZE  EXPORTED          STATUS             FILTERS
+acme/tiny-bert  model    3ff3885  5.0 MiB  2026-11-24 14:19  in store           include *.safetensors
+acme/squad      dataset  3ff3885    900 B  2026-11-24 14:19  garbage-collected
 ";
         assert_eq!(table(&entries, &[Some(true), Some(false)]), want);
         assert!(table(&entries[1..], &[None]).contains("  unknown\n"));

@@ -109,6 +109,41 @@ impl Entry {
     }
 }
 
+/// `/api/{type}s/<id>/refs`: every kind of ref, each with what a user passes as `--ref`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Refs {
+    #[serde(default)]
+    pub branches: Vec<GitRef>,
+    #[serde(default)]
+    pub tags: Vec<GitRef>,
+    #[serde(default)]
+    pub converts: Vec<GitRef>,
+    #[serde(default, rename = "pullRequests")]
+    pub pull_requests: Vec<GitRef>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GitRef {
+    /// `main`, `v1.0`; for conversions and pull requests the short name (`parquet`, `1`).
+    pub name: String,
+    /// `refs/heads/main`, `refs/tags/v1.0`, `refs/convert/parquet`, `refs/pr/1`.
+    #[serde(rename = "ref")]
+    pub full: String,
+    #[serde(rename = "targetCommit")]
+    pub commit: String,
+}
+
+impl GitRef {
+    /// What `--ref` takes for it: the name of a branch or tag, the full ref of the others.
+    pub fn as_ref_arg(&self) -> &str {
+        if self.full.starts_with("refs/heads/") || self.full.starts_with("refs/tags/") {
+            &self.name
+        } else {
+            &self.full
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct RawEntry {
     #[serde(rename = "type")]
@@ -178,6 +213,12 @@ impl Hub {
             ));
         }
         Ok(info)
+    }
+
+    /// The branches, tags, conversions and pull requests of the repo, with the commits they point at.
+    pub fn refs(&self, repo: &Repo) -> Result<Refs> {
+        let url = format!("{}/api/{}/{repo}/refs?include_prs=1", self.endpoint, repo.kind.plural());
+        retry::retrying("listing refs", |_| self.get_json(&url, repo)).context("listing refs")
     }
 
     /// Every file of the repo at `commit`, following `Link: <…>; rel="next"` pages.

@@ -74,8 +74,7 @@ pub fn prepare(out: &Path, repo: &Repo) -> Result<()> {
 
 /// Lays out the snapshot, `refs/main` and `trees/<rev>.json` over blobs already in place.
 pub fn finish(out: &Path, repo: &Repo, rev: &str, files: &[Entry]) -> Result<()> {
-    let tree =
-        TreeCache { format_version: 1, files: files.iter().map(|e| (e.path.clone(), TreeFile::from(e))).collect() };
+    let tree = tree_cache(files);
     let dir = out.join(repo.folder());
     for e in files {
         let blob = dir.join("blobs").join(e.etag());
@@ -87,6 +86,78 @@ pub fn finish(out: &Path, repo: &Repo, rev: &str, files: &[Entry]) -> Result<()>
 /// `"../" x (2 + slashes in path) + "blobs/<etag>"`: from `snapshots/<rev>/<path>` back to the blob.
 pub fn relative_target(path: &str, etag: &str) -> String {
     format!("{}blobs/{etag}", "../".repeat(2 + path.matches('/').count()))
+}
+
+/// Whether `out` is exactly what `prepare`, the download of `files` and `finish` leave: the same
+/// folders, snapshot links, `refs/main`, `trees/<rev>.json` and blob sizes, and nothing else. Only
+/// metadata and the two small files are read, never a blob: a blob is named by the hash it was
+/// verified against when it was written.
+pub fn holds_exactly(out: &Path, repo: &Repo, rev: &str, files: &[Entry]) -> bool {
+    enum Node {
+        Dir,
+        Blob(u64),
+        Bytes(Vec<u8>),
+        Link(String),
+    }
+    let folder = PathBuf::from(repo.folder());
+    let mut expected: BTreeMap<PathBuf, Node> = BTreeMap::new();
+    fn dir(path: PathBuf, expected: &mut BTreeMap<PathBuf, Node>) {
+        for parent in path.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+            expected.entry(parent.to_owned()).or_insert(Node::Dir);
+        }
+    }
+    dir(PathBuf::from(".locks").join(&folder), &mut expected);
+    for sub in ["blobs", "refs", "trees"] {
+        dir(folder.join(sub), &mut expected);
+    }
+    let snapshot = folder.join("snapshots").join(rev);
+    dir(snapshot.clone(), &mut expected);
+    let tree = tree_cache(files);
+    for (path, file) in &tree.files {
+        let link = snapshot.join(path);
+        if let Some(parent) = link.parent() {
+            dir(parent.to_owned(), &mut expected);
+        }
+        expected.insert(link, Node::Link(relative_target(path, file.etag())));
+        expected.insert(folder.join("blobs").join(file.etag()), Node::Blob(file.size));
+    }
+    expected.insert(folder.join("refs/main"), Node::Bytes(rev.as_bytes().to_vec()));
+    expected.insert(folder.join("trees").join(format!("{rev}.json")), Node::Bytes(tree_json(&tree)));
+
+    let mut seen = 0;
+    for entry in walkdir::WalkDir::new(out).min_depth(1) {
+        let Ok(entry) = entry else { return false };
+        let Ok(rel) = entry.path().strip_prefix(out) else { return false };
+        let kind = entry.file_type();
+        let same = match expected.get(rel) {
+            Some(Node::Dir) => kind.is_dir(),
+            Some(Node::Blob(size)) => kind.is_file() && entry.metadata().is_ok_and(|m| m.len() == *size),
+            Some(Node::Bytes(bytes)) => kind.is_file() && fs::read(entry.path()).is_ok_and(|b| b == *bytes),
+            Some(Node::Link(target)) => {
+                kind.is_symlink() && fs::read_link(entry.path()).is_ok_and(|t| t.as_os_str() == target.as_str())
+            }
+            None => false,
+        };
+        if !same {
+            return false;
+        }
+        seen += 1;
+    }
+    seen == expected.len()
+}
+
+fn tree_cache(files: &[Entry]) -> TreeCache {
+    TreeCache { format_version: 1, files: files.iter().map(|e| (e.path.clone(), TreeFile::from(e))).collect() }
+}
+
+/// `trees/<rev>.json` as huggingface_hub writes it: indented by one space.
+fn tree_json(tree: &TreeCache) -> Vec<u8> {
+    let mut json = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut json, serde_json::ser::PrettyFormatter::with_indent(b" "));
+    // Plain data with string keys: serialising cannot fail.
+    tree.serialize(&mut ser).expect("serialising a tree cache");
+    json
 }
 
 /// Writes `snapshots/<rev>/…` (each file a symlink to `target(path, etag)`), `trees/<rev>.json`, and
@@ -103,11 +174,7 @@ fn write_repo(dir: &Path, rev: &str, tree: &TreeCache, target: impl Fn(&str, &st
     fs::create_dir_all(&snapshot)?;
     fs::create_dir_all(dir.join("blobs"))?;
     fs::create_dir_all(dir.join("trees"))?;
-    let mut json = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut json, serde_json::ser::PrettyFormatter::with_indent(b" "));
-    tree.serialize(&mut ser).map_err(std::io::Error::other)?;
-    write_new(&dir.join("trees").join(format!("{rev}.json")), &json)?;
+    write_new(&dir.join("trees").join(format!("{rev}.json")), &tree_json(tree))?;
     fs::create_dir_all(dir.join("refs"))?;
     let main = dir.join("refs").join("main");
     if !main.exists() {
@@ -245,6 +312,45 @@ fn is_etag(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holds_exactly_what_a_fetch_leaves() {
+        let repo = Repo::from_id(crate::repo::RepoType::Model, "acme/bert").unwrap();
+        let rev = "0123456789abcdef0123456789abcdef01234567";
+        let entry = |path: &str, oid: char, lfs: Option<char>| Entry {
+            path: path.to_owned(),
+            size: 3,
+            oid: oid.to_string().repeat(40),
+            lfs: lfs.map(|c| crate::hub::Lfs { oid: c.to_string().repeat(64), size: 3 }),
+        };
+        let files = vec![entry("config.json", 'a', None), entry("sub/model.bin", 'b', Some('c'))];
+        let fetched = || {
+            let out = tempfile::tempdir().unwrap();
+            prepare(out.path(), &repo).unwrap();
+            for e in &files {
+                fs::write(blob_path(out.path(), &repo, e.etag()), "abc").unwrap();
+            }
+            finish(out.path(), &repo, rev, &files).unwrap();
+            out
+        };
+        let out = fetched();
+        assert!(holds_exactly(out.path(), &repo, rev, &files));
+        assert!(!holds_exactly(out.path(), &repo, rev, &files[..1]), "a file more");
+        assert!(!holds_exactly(out.path(), &repo, &rev.replace('0', "f"), &files), "another commit");
+        let changes: [&dyn Fn(&Path); 4] = [
+            &|out| fs::write(out.join("extra"), "").unwrap(),
+            &|out| fs::remove_file(out.join("models--acme--bert/snapshots").join(rev).join("config.json")).unwrap(),
+            &|out| fs::write(blob_path(out, &repo, &"c".repeat(64)), "abcd").unwrap(),
+            &|out| fs::remove_dir(out.join(".locks/models--acme--bert")).unwrap(),
+        ];
+        for change in changes {
+            let out = fetched();
+            let blob = blob_path(out.path(), &repo, &"c".repeat(64));
+            fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+            change(out.path());
+            assert!(!holds_exactly(out.path(), &repo, rev, &files));
+        }
+    }
 
     #[test]
     fn symlink_targets() {

@@ -1,5 +1,5 @@
 /*!
-Messages on stderr, each prefixed `nix-hug: `. `--debug` turns on the `debug!` lines (HTTP requests, hash
+Messages on stderr, each prefixed `nix-hug: `. `--quiet` turns off the `info!` lines, `--debug` turns on the `debug!` lines (HTTP requests, hash
 steps, commands run) and shows an error one layer per line. A status line (the progress of a download)
 may sit at the bottom, redrawn in place; a message first clears it, so the two never mix on one line.
 Nothing here ever sees the token, which lives in `hub::Token`.
@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
+static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// The width of the status line on screen; 0 when there is none.
 static STATUS: Mutex<usize> = Mutex::new(0);
@@ -22,6 +23,15 @@ pub fn set_debug(on: bool) {
 
 pub fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)
+}
+
+/// `--quiet`: no `info!` lines and no status line; warnings and errors still show.
+pub fn set_quiet(on: bool) {
+    QUIET.store(on, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
 }
 
 /// Writes one message line (what the macros below call).
@@ -67,7 +77,11 @@ pub fn error(e: &Error) {
 
 #[macro_export]
 macro_rules! info {
-    ($($arg:tt)*) => { $crate::msg::line(format_args!("nix-hug: {}", format_args!($($arg)*))) };
+    ($($arg:tt)*) => {
+        if !$crate::msg::quiet() {
+            $crate::msg::line(format_args!("nix-hug: {}", format_args!($($arg)*)))
+        }
+    };
 }
 
 #[macro_export]

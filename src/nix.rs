@@ -51,6 +51,30 @@ pub fn valid(paths: &[&str]) -> Result<Option<Vec<bool>>> {
     Ok(Some(paths.iter().map(|p| !invalid.contains(p)).collect()))
 }
 
+/// `nix-store --query --hash PATH`: the NAR hash the store recorded for a valid path (`sha256:…`, nix32),
+/// read from its database without reading the path; `None` when there is no `nix-store` on `PATH`.
+pub fn nar_hash(path: &Path) -> Result<Option<String>> {
+    let args = [OsStr::new("--query"), OsStr::new("--hash"), path.as_os_str()];
+    Ok(run("nix-store", &args)?.map(|out| out.trim().to_owned()))
+}
+
+/// `nix-store --realise PATH --add-root LINK --indirect`: makes LINK a symlink to PATH that the garbage
+/// collector treats as a root, as `nix-build -o LINK` does (`--indirect` is what Nix 2.8 needs for a
+/// link outside its gcroots folder; later versions accept it and need nothing else).
+pub fn add_root(path: &str, link: &Path) -> Result<()> {
+    let args = [
+        OsStr::new("--realise"),
+        OsStr::new(path),
+        OsStr::new("--add-root"),
+        link.as_os_str(),
+        OsStr::new("--indirect"),
+    ];
+    match run("nix-store", &args)? {
+        Some(_) => Ok(()),
+        None => Err(Error::new(Kind::Nix, "nix-store is not on PATH")),
+    }
+}
+
 /// `nix copy --to CACHE PATH`: copies a store path into a binary cache.
 pub fn copy_to(cache: &str, path: &str) -> Result<()> {
     nix(&["copy", "--to", cache, path])

@@ -35,7 +35,7 @@ impl Progress {
     /// The progress of downloading `total` bytes, starting now.
     pub fn new(total: u64) -> Progress {
         Progress {
-            shown: std::io::stderr().is_terminal() && !msg::debug_enabled(),
+            shown: std::io::stderr().is_terminal() && !msg::debug_enabled() && !msg::quiet(),
             total: AtomicU64::new(total),
             done: AtomicU64::new(0),
             start: Instant::now(),

@@ -676,9 +676,8 @@ fn build_case(
             indent(&stderr)
         ));
     }
-    let added: Vec<&str> = stderr.lines().filter_map(|l| l.strip_prefix("nix-hug: added ")).collect();
-    let [store_path] = added[..] else {
-        return Err(format!("with Nix, not one `nix-hug: added` line on stderr:\n{}", indent(&stderr)));
+    let Some(store_path) = support::reported_path(&stderr) else {
+        return Err(format!("with Nix, no store path reported on stderr:\n{}", indent(&stderr)));
     };
 
     let file = sandbox.root.path().join("expression.nix");

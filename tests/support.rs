@@ -148,3 +148,10 @@ pub fn forget(path: &str) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// The store path a `nix-hug fetch` reported on stderr: the output it added, or the one it found there.
+pub fn reported_path(stderr: &str) -> Option<&str> {
+    stderr.lines().find_map(|l| {
+        l.strip_prefix("nix-hug: added ").or_else(|| l.split_once(" is already in the store: ").map(|(_, path)| path))
+    })
+}

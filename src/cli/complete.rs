@@ -298,9 +298,9 @@ mod tests {
         let Some(commands) = complete(&["nix-hug", ""]) else {
             return eprintln!("bash is not installed: completion not run");
         };
-        assert!(commands.starts_with("fetch ls export import store --debug"), "{commands}");
+        assert!(commands.starts_with("fetch ls refs export import store -q --quiet --debug"), "{commands}");
         assert_eq!(complete(&["nix-hug", "l"]).unwrap(), "ls");
-        assert_eq!(complete(&["nix-hug", "store", ""]).unwrap(), "ls path --debug -h --help -V --version");
+        assert_eq!(complete(&["nix-hug", "store", ""]).unwrap(), "ls path -q --quiet --debug -h --help -V --version");
         assert_eq!(complete(&["nix-hug", "store", "ls", "--j"]).unwrap(), "--json");
         assert_eq!(complete(&["nix-hug", "store", "ls", "--r"]).unwrap(), "", "store ls is not ls");
         assert_eq!(complete(&["nix-hug", "ls", "store", "--r"]).unwrap(), "--ref");
@@ -324,11 +324,11 @@ mod tests {
         let Some(commands) = complete("nix-hug ") else {
             return eprintln!("fish is not installed: completion not run");
         };
-        assert_eq!(commands, ["export", "fetch", "import", "ls", "store"]);
+        assert_eq!(commands, ["export", "fetch", "import", "ls", "refs", "store"]);
         assert_eq!(complete("nix-hug --debug fetch x/y --j").unwrap(), ["--jobs", "--json"]);
         assert_eq!(complete("nix-hug ls --j").unwrap(), ["--json"]);
         assert_eq!(complete("nix-hug store ").unwrap(), ["ls", "path"]);
-        assert_eq!(complete("nix-hug store ls --").unwrap(), ["--debug", "--help", "--json", "--version"]);
+        assert_eq!(complete("nix-hug store ls --").unwrap(), ["--debug", "--help", "--json", "--quiet", "--version"]);
         assert_eq!(complete("nix-hug import --a").unwrap(), ["--all"]);
     }
 }

@@ -6,7 +6,9 @@ its value in `Args` (a glob becomes its regex here); checks across flags happen 
 */
 
 use super::complete::Shell;
-use super::help::{EXPORT_HELP, FETCH_HELP, IMPORT_HELP, LS_HELP, STORE_HELP, STORE_LS_HELP, STORE_PATH_HELP};
+use super::help::{
+    EXPORT_HELP, FETCH_HELP, IMPORT_HELP, LS_HELP, REFS_HELP, STORE_HELP, STORE_LS_HELP, STORE_PATH_HELP,
+};
 use crate::error::{Result, usage};
 use crate::filter::glob_to_regex;
 
@@ -14,6 +16,7 @@ use crate::filter::glob_to_regex;
 pub enum Cmd {
     Fetch,
     Ls,
+    Refs,
     Export,
     Import,
     Store,
@@ -63,6 +66,14 @@ pub const COMMANDS: &[Command] = &[
         name: "ls",
         summary: "List the files of a model or dataset and which ones the filters take",
         help: LS_HELP,
+        url: true,
+        hidden: false,
+    },
+    Command {
+        cmd: Cmd::Refs,
+        name: "refs",
+        summary: "List the branches, tags, conversions and pull requests of a repository, with their commits",
+        help: REFS_HELP,
         url: true,
         hidden: false,
     },
@@ -127,6 +138,10 @@ pub struct Args {
     pub exclude: Vec<String>,
     pub files: Vec<String>,
     pub json: bool,
+    pub hash: bool,
+    pub dry_run: bool,
+    pub out_link: Option<String>,
+    pub quiet: bool,
     pub jobs: Option<usize>,
     pub all: bool,
 }
@@ -259,14 +274,66 @@ pub const FLAGS: &[Flag] = &[
         },
     },
     Flag {
+        long: "hash",
+        short: None,
+        value: None,
+        commands: &[Cmd::Fetch, Cmd::Export],
+        help: "Print only the fileTreeHash (sha256-...) instead of the expression",
+        hidden: false,
+        apply: |a, _| {
+            a.hash = true;
+            Ok(())
+        },
+    },
+    Flag {
+        long: "out-link",
+        short: Some('o'),
+        value: Some("PATH"),
+        commands: &[Cmd::Fetch, Cmd::Export],
+        help: "Make PATH a link that keeps the output from garbage collection (nix-build -o)",
+        hidden: false,
+        apply: |a, v| {
+            match v.filter(|v| !v.is_empty()) {
+                Some(v) if a.out_link.is_none() => a.out_link = Some(v),
+                Some(_) => return Err(usage("given twice: one link per run")),
+                None => return Err(usage("empty path")),
+            }
+            Ok(())
+        },
+    },
+    Flag {
+        long: "dry-run",
+        short: None,
+        value: None,
+        commands: &[Cmd::Fetch],
+        help: "Say what would be downloaded and how much, and write nothing",
+        hidden: false,
+        apply: |a, _| {
+            a.dry_run = true;
+            Ok(())
+        },
+    },
+    Flag {
         long: "json",
         short: None,
         value: None,
-        commands: &[Cmd::Fetch, Cmd::Ls, Cmd::Export, Cmd::StoreLs],
+        commands: &[Cmd::Fetch, Cmd::Ls, Cmd::Refs, Cmd::Export, Cmd::StoreLs],
         help: "Print JSON instead of the text for humans",
         hidden: false,
         apply: |a, _| {
             a.json = true;
+            Ok(())
+        },
+    },
+    Flag {
+        long: "quiet",
+        short: Some('q'),
+        value: None,
+        commands: &[],
+        help: "Print only results, warnings and errors: no progress, no other messages",
+        hidden: false,
+        apply: |a, _| {
+            a.quiet = true;
             Ok(())
         },
     },

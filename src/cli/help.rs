@@ -18,6 +18,11 @@ Options:
 
 Run `nix-hug COMMAND --help` for the options of a command.
 
+Shell completions come with the Nix package. Elsewhere, print the script and save it where the
+shell looks (`--generate complete-zsh` for zsh as `_nix-hug` in a folder of $fpath):
+  nix-hug --generate complete-bash > ~/.local/share/bash-completion/completions/nix-hug
+  nix-hug --generate complete-fish > ~/.config/fish/completions/nix-hug.fish
+
 Examples:
   nix-hug ls mistralai/Mistral-7B-Instruct-v0.3
   nix-hug fetch mistralai/Mistral-7B-Instruct-v0.3 --include '*.safetensors'
@@ -91,6 +96,20 @@ Examples:
   nix-hug ls datasets/rajpurkar/squad --ref refs/convert/parquet --json
 ";
 
+pub const REFS_HELP: &str = "\
+List the refs of a Hugging Face model or dataset, each with the commit it points at: branches, tags,
+conversions (refs/convert/...) and pull requests (refs/pr/N). The first column is what --ref takes.
+
+Usage: nix-hug refs URL [OPTIONS]
+
+Options:
+%options%
+
+Examples:
+  nix-hug refs google-bert/bert-base-uncased
+  nix-hug refs datasets/rajpurkar/squad --json
+";
+
 pub const EXPORT_HELP: &str = "\
 Fetch a Hugging Face model or dataset as `nix-hug fetch` does (an output still in the Nix store
 costs no download), copy it into the persist directory with `nix copy`, record it in the manifest
@@ -154,8 +173,8 @@ Examples:
 
 pub const STORE_LS_HELP: &str = "\
 List the outputs exported to the persist directory: repository, type, commit, size, when it was
-exported, and whether it is in the Nix store (valid) or was garbage-collected (collected, until
-`nix-hug import` puts it back).
+exported, whether it is still in the Nix store or was garbage-collected (until `nix-hug import`
+puts it back), and its filters, as the globs they were made from.
 
 Usage: nix-hug store ls [OPTIONS]
 

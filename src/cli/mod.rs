@@ -14,11 +14,13 @@ use crate::filter::{Filters, glob_to_regex};
 use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, find_flag, top_level_commands, visible_commands};
 use help::{help, version};
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 /// What to do, once argv is understood.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Cli {
     pub debug: bool,
+    pub quiet: bool,
     pub action: Action,
 }
 
@@ -28,6 +30,10 @@ pub enum Action {
     Print(String),
     Fetch(FetchArgs),
     Ls(LsArgs),
+    Refs {
+        url: String,
+        json: bool,
+    },
     /// `export` fetches what `fetch` would.
     Export(FetchArgs),
     Import(ImportArgs),
@@ -55,9 +61,22 @@ pub struct Target {
 #[derive(Debug, PartialEq, Eq)]
 pub struct FetchArgs {
     pub target: Target,
-    pub json: bool,
+    pub output: Output,
     /// Parallel requests.
     pub jobs: usize,
+    /// `--dry-run`: plan, say what it would take, write nothing.
+    pub dry_run: bool,
+    /// `--out-link`: a garbage-collector root to make at this path.
+    pub out_link: Option<PathBuf>,
+}
+
+/// What `fetch` prints on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Expression,
+    Json,
+    /// Only the `fileTreeHash`.
+    Hash,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -119,14 +138,17 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
             (_, _, Some(shell)) => shell.script(),
             _ => continue,
         };
-        return Ok(Cli { debug: args.debug, action: Action::Print(print) });
+        return Ok(Cli { debug: args.debug, quiet: args.quiet, action: Action::Print(print) });
     }
 
     let Some(command) = command else {
         let names: Vec<&str> = top_level_commands().map(|c| c.name).collect();
         return Err(usage(format!("missing COMMAND ({}); see `nix-hug --help`", names.join(", "))));
     };
-    let debug = args.debug;
+    let (debug, quiet) = (args.debug, args.quiet);
+    if debug && quiet {
+        return Err(usage("--quiet and --debug ask for opposite things; give one"));
+    }
     let action = match command.cmd {
         Cmd::Fetch => Action::Fetch(fetch_args(command, args, positional)?),
         Cmd::Export => Action::Export(fetch_args(command, args, positional)?),
@@ -134,6 +156,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
             let json = args.json;
             Action::Ls(LsArgs { target: target(command, args, positional)?, json })
         }
+        Cmd::Refs => Action::Refs { url: one_url(command, positional)?, json: args.json },
         Cmd::Import => Action::Import(import_args(args, positional)?),
         Cmd::Store => return Err(missing_subcommand(command)),
         Cmd::StoreLs => {
@@ -147,7 +170,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         Cmd::BuilderFetch => Action::BuilderFetch,
         Cmd::BuilderCache => Action::BuilderCache,
     };
-    Ok(Cli { debug, action })
+    Ok(Cli { debug, quiet, action })
 }
 
 /// The command `word` names, on its own or after a group (`ls` after `store`).
@@ -226,9 +249,19 @@ fn where_it_goes(flag: &Flag) -> String {
 }
 
 fn fetch_args(command: &Command, args: Args, positional: Vec<String>) -> Result<FetchArgs> {
-    let jobs = args.jobs.unwrap_or(DEFAULT_JOBS);
-    let json = args.json;
-    Ok(FetchArgs { target: target(command, args, positional)?, json, jobs })
+    let output = match (args.json, args.hash) {
+        (true, true) => return Err(usage("--json and --hash each choose what is printed; give one")),
+        (true, false) => Output::Json,
+        (false, true) => Output::Hash,
+        (false, false) => Output::Expression,
+    };
+    if args.dry_run && (args.hash || args.out_link.is_some()) {
+        let flag = if args.hash { "--hash" } else { "--out-link" };
+        return Err(usage(format!("--dry-run writes nothing and finds no hash: it does not go with {flag}")));
+    }
+    let (jobs, dry_run, out_link) = (args.jobs.unwrap_or(DEFAULT_JOBS), args.dry_run, args.out_link.clone());
+    let target = target(command, args, positional)?;
+    Ok(FetchArgs { target, output, jobs, dry_run, out_link: out_link.map(PathBuf::from) })
 }
 
 fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
@@ -269,14 +302,20 @@ fn no_arguments(command: &Command, positional: &[String]) -> Result<()> {
     }
 }
 
-/// The one URL and the filters of `fetch`, `ls` and `export`, checked across flags.
-fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Target> {
+/// The URL of a command that takes one, and nothing else.
+fn one_url(command: &Command, positional: Vec<String>) -> Result<String> {
     let name = command.name;
     let mut positional = positional.into_iter();
     let url = positional.next().ok_or_else(|| usage(format!("{name}: missing URL; see `nix-hug {name} --help`")))?;
     if let Some(extra) = positional.next() {
         return Err(usage(format!("{name}: unexpected argument {extra:?} (one URL at a time)")));
     }
+    Ok(url)
+}
+
+/// The one URL and the filters of `fetch`, `ls` and `export`, checked across flags.
+fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Target> {
+    let url = one_url(command, positional)?;
     if !args.files.is_empty() && (!args.include.is_empty() || !args.exclude.is_empty()) {
         return Err(usage("--file takes exactly the files named and cannot be combined with --include or --exclude"));
     }
@@ -337,8 +376,10 @@ mod tests {
                 Filters { include: vec![r".*\.safetensors".into()], ..Default::default() },
                 &["*.safetensors"],
             ),
-            json: true,
+            output: Output::Json,
             jobs: 3,
+            dry_run: false,
+            out_link: None,
         };
         for args in [
             &["fetch", "acme/bert", "--ref", "v1", "--include", "*.safetensors", "--json", "--jobs", "3"][..],
@@ -360,10 +401,35 @@ mod tests {
         assert_eq!(fetch(&["fetch", url, "--ref", "v1"]).target.rev.as_deref(), Some("v1"), "the same ref twice");
         let conflict = parse_str(&["fetch", url, "--ref", "v2"]).unwrap_err().to_string();
         assert_eq!(conflict, "--ref v2 and the URL's /tree/v1 name two refs; give one");
-        assert_eq!(
-            fetch(&["fetch", "x/y"]),
-            FetchArgs { target: target("x/y", None, Filters::default(), &[]), json: false, jobs: DEFAULT_JOBS }
-        );
+        let plain = FetchArgs {
+            target: target("x/y", None, Filters::default(), &[]),
+            output: Output::Expression,
+            jobs: DEFAULT_JOBS,
+            dry_run: false,
+            out_link: None,
+        };
+        assert_eq!(fetch(&["fetch", "x/y"]), plain);
+        assert_eq!(fetch(&["fetch", "x/y", "--hash"]).output, Output::Hash);
+        assert_eq!(fetch(&["fetch", "x/y", "-o", "result"]).out_link, Some(PathBuf::from("result")));
+        assert!(fetch(&["fetch", "x/y", "--dry-run", "--json"]).dry_run);
+        for (args, why) in [
+            (&["fetch", "x/y", "--json", "--hash"][..], "--json and --hash each choose what is printed; give one"),
+            (
+                &["fetch", "x/y", "--dry-run", "--hash"],
+                "--dry-run writes nothing and finds no hash: it does not go with --hash",
+            ),
+            (
+                &["fetch", "x/y", "--dry-run", "-o", "r"],
+                "--dry-run writes nothing and finds no hash: it does not go with --out-link",
+            ),
+            (&["fetch", "x/y", "-o", "a", "-o", "b"], "--out-link: given twice: one link per run"),
+            (&["--quiet", "fetch", "x/y", "--debug"], "--quiet and --debug ask for opposite things; give one"),
+            (&["ls", "x/y", "--dry-run"], "ls does not accept --dry-run; see `nix-hug ls --help`"),
+        ] {
+            assert_eq!(usage_error(args), why, "{args:?}");
+        }
+        assert!(parse_str(&["-q", "fetch", "x/y"]).unwrap().quiet);
+        assert_eq!(action(&["refs", "x/y", "--json"]), Action::Refs { url: "x/y".into(), json: true });
         assert_eq!(fetch(&["fetch", "x/y", "--jobs", "1"]).jobs, 1);
         assert_eq!(fetch(&["fetch", "x/y", "--jobs", "64"]).jobs, 64);
     }
@@ -480,7 +546,7 @@ mod tests {
     #[test]
     fn refusals_name_the_flag() {
         let cases: &[(&[&str], &str)] = &[
-            (&[], "missing COMMAND (fetch, ls, export, import, store)"),
+            (&[], "missing COMMAND (fetch, ls, refs, export, import, store)"),
             (&["fetsh", "x/y"], "unknown command \"fetsh\""),
             (&["fetch"], "fetch: missing URL"),
             (&["ls"], "ls: missing URL; see `nix-hug ls --help`"),
@@ -497,7 +563,7 @@ mod tests {
             (&["ls", "x/y", "--exclude", "*.bin", "--file", "a"], "--file"),
             (&["--include", "*.bin", "fetch", "x/y"], "--include goes after a command: nix-hug fetch|ls|export URL"),
             (&["--jobs", "2", "fetch", "x/y"], "--jobs goes after a command: nix-hug fetch|export URL"),
-            (&["--json", "store", "ls"], "--json goes after a command: nix-hug fetch|ls|export|store ls --json"),
+            (&["--json", "store", "ls"], "--json goes after a command: nix-hug fetch|ls|refs|export|store ls --json"),
             (&["--all", "import"], "--all goes after a command: nix-hug import URL --all"),
             (&["--ref", "v1", "fetch", "x/y"], "--ref goes after a command: nix-hug fetch|ls|export|import URL --ref"),
             (&["store", "lst"], "unknown command \"store lst\": `nix-hug store` is followed by ls or path"),

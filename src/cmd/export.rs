@@ -10,6 +10,7 @@ use crate::nix;
 use crate::persist::Config;
 
 pub fn run(args: &FetchArgs) -> Result<()> {
+    fetch::check_out_link(args)?;
     let persist = persisted::open(&Config::load()?)?;
     // Checked before the download, which would otherwise be for nothing: a persist directory that can be
     // written, a manifest that can be read, and Nix.
@@ -20,5 +21,5 @@ pub fn run(args: &FetchArgs) -> Result<()> {
     }
     let result = fetch::fetch(args, None)?;
     persisted::export(&persist, &result, &args.target)?;
-    fetch::print_result(&result, args.json)
+    fetch::finish(&result, args)
 }

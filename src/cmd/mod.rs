@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod import;
 pub mod ls;
 mod persisted;
+pub mod refs;
 mod resolve;
 pub mod store;
 
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub fn run(cli: Cli) -> Result<()> {
     msg::set_debug(cli.debug);
+    msg::set_quiet(cli.quiet);
     // In the sandbox, Nix itself stops the builder and removes what it wrote.
     if !matches!(cli.action, Action::BuilderFetch | Action::BuilderCache) {
         interrupt::handle().context("listening for Ctrl-C")?;
@@ -27,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Action::Print(text) => print(&text),
         Action::Fetch(args) => fetch::run(&args),
         Action::Ls(args) => ls::run(&args),
+        Action::Refs { url, json } => refs::run(&url, json),
         Action::Export(args) => export::run(&args),
         Action::Import(args) => import::run(&args),
         Action::StoreLs { json } => store::ls(json),

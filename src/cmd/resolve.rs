@@ -12,7 +12,7 @@ here. The user is told the new id, to pin it instead if they like.
 use crate::cli::Target;
 use crate::error::{Error, Kind, Result};
 use crate::filter::{self, Filters};
-use crate::hub::{self, Hub, Revision, Token};
+use crate::hub::{self, GitRef, Hub, Refs, Revision, Token};
 use crate::pipeline::{self, Plan};
 use crate::repo::{self, Repo, RepoType, RepoUrl};
 use crate::{info, warn};
@@ -32,8 +32,7 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
 /// The commit `target`'s ref points at on the Hub, said on stderr.
 pub fn commit(target: &Target) -> Result<Resolved> {
     let url = repo::parse_url(&target.url)?;
-    let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty());
-    let hub = Hub::new(endpoint.as_deref().unwrap_or(hub::DEFAULT_ENDPOINT), Token::from_env())?;
+    let hub = hub_from_env()?;
     let rev = asked_ref(target, &url);
 
     let (repo, revision) = resolve(&hub, &url, rev)?;
@@ -51,6 +50,12 @@ pub fn commit(target: &Target) -> Result<Resolved> {
         );
     }
     Ok(Resolved { hub, repo, commit })
+}
+
+/// The Hub of `HF_ENDPOINT` (default huggingface.co), with the user's token.
+pub fn hub_from_env() -> Result<Hub> {
+    let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty());
+    Hub::new(endpoint.as_deref().unwrap_or(hub::DEFAULT_ENDPOINT), Token::from_env())
 }
 
 /// The ref `target` asks for: `--ref`, else the URL's `/tree/REF`, else `main`.
@@ -92,9 +97,33 @@ fn check_includes(plan: &Plan, globs: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The repo and what `rev` points at. A bare `org/repo` is a model if the Hub has such a model, else a
-/// dataset.
+/// The repo and what `rev` points at. A ref the repo lacks is reported with the branches and tags it has.
 fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, Revision)> {
+    on_repo(hub, url, |repo| {
+        hub.revision(repo, rev).map_err(|e| match e.kind() {
+            Kind::NoSuchRevision => {
+                let kind = repo.kind.as_str();
+                let known = hub.refs(repo).map_or(String::new(), |refs| format!(" ({})", ref_names(&refs)));
+                Error::new(Kind::NoSuchRevision, format!("{kind} {repo} has no branch, tag or commit {rev:?}{known}"))
+            }
+            _ => e,
+        })
+    })
+}
+
+/// `branches: main, dev; tags: v1.0`: what `--ref` could have been.
+fn ref_names(refs: &Refs) -> String {
+    let names = |list: &[GitRef]| list.iter().map(GitRef::as_ref_arg).collect::<Vec<_>>().join(", ");
+    let mut parts = vec![format!("branches: {}", names(&refs.branches))];
+    if !refs.tags.is_empty() {
+        parts.push(format!("tags: {}", names(&refs.tags)));
+    }
+    parts.join("; ")
+}
+
+/// `op` on the repo `url` names. A bare `org/repo` is a model if the Hub has such a model, else a
+/// dataset; when neither answers, a repo that exists without the ref asked for is the one to report.
+pub fn on_repo<T>(hub: &Hub, url: &RepoUrl, op: impl Fn(&Repo) -> Result<T>) -> Result<(Repo, T)> {
     let kinds = match url.kind {
         Some(kind) => vec![kind],
         None => vec![RepoType::Model, RepoType::Dataset],
@@ -102,21 +131,17 @@ fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, Revision)> {
     let mut errors = Vec::new();
     for kind in kinds {
         let repo = url.with_kind(kind);
-        match hub.revision(&repo, rev) {
-            Ok(revision) => return Ok((repo, revision)),
-            Err(e) if matches!(e.kind(), Kind::NotFound | Kind::NoSuchRevision) => errors.push((repo, e)),
+        match op(&repo) {
+            Ok(value) => return Ok((repo, value)),
+            Err(e) if matches!(e.kind(), Kind::NotFound | Kind::NoSuchRevision) => errors.push(e),
             Err(e) => return Err(e),
         }
     }
-    // A repo that exists without that ref is the answer to report; else the repo is nowhere.
-    if let Some((repo, _)) = errors.iter().find(|(_, e)| e.kind() == Kind::NoSuchRevision) {
-        return Err(Error::new(
-            Kind::NotFound,
-            format!("{} {repo} has no branch, tag or commit {rev:?}", repo.kind.as_str()),
-        ));
+    if let Some(i) = errors.iter().position(|e| e.kind() == Kind::NoSuchRevision) {
+        return Err(errors.swap_remove(i));
     }
     match errors.len() {
-        1 => Err(errors.remove(0).1),
+        1 => Err(errors.remove(0)),
         _ => Err(Error::new(
             Kind::NotFound,
             format!(

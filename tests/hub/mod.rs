@@ -629,6 +629,7 @@ impl State {
         let result = match (route, tail) {
             (Route::Api, []) => rev_or_404("main").map(|c| self.info(repo, c)),
             (Route::Api, [r, rev]) if r == "revision" => rev_or_404(rev).map(|c| self.info(repo, c)),
+            (Route::Api, [r]) if r == "refs" => Ok(Self::refs(repo, query)),
             (Route::Api, [t, rev, path @ ..]) if t == "tree" => rev_or_404(rev).map(|c| {
                 if path.is_empty() && self.slash_redirect.load(Ordering::SeqCst) {
                     let q = if query.is_empty() { String::new() } else { format!("?{query}") };
@@ -698,6 +699,31 @@ impl State {
         let siblings: Vec<Value> = commit.blobs.iter().map(|b| json!({"rfilename": b.path})).collect();
         let gated = if repo.token.is_some() { json!("manual") } else { json!(false) };
         Response::json(&json!({"id": repo.id, "sha": commit.sha, "gated": gated, "siblings": siblings}))
+    }
+
+    /// The refs as the Hub lists them. A fixture's ref is a pull request (`refs/pr/N`, listed only with
+    /// `include_prs=1`), a conversion (`refs/convert/NAME`), a tag when its name is `v` and a digit, else a
+    /// branch.
+    fn refs(repo: &Served, query: &str) -> Response<'static> {
+        let mut lists: [Vec<Value>; 4] = Default::default();
+        for (name, sha) in &repo.refs {
+            let (list, short, full) = if let Some(n) = name.strip_prefix("refs/pr/") {
+                (3, n.to_owned(), name.clone())
+            } else if let Some(n) = name.strip_prefix("refs/convert/") {
+                (2, n.to_owned(), name.clone())
+            } else if name.starts_with('v') && name[1..].starts_with(|c: char| c.is_ascii_digit()) {
+                (1, name.clone(), format!("refs/tags/{name}"))
+            } else {
+                (0, name.clone(), format!("refs/heads/{name}"))
+            };
+            lists[list].push(json!({"name": short, "ref": full, "targetCommit": sha}));
+        }
+        let [branches, tags, converts, prs] = lists;
+        let mut body = json!({"branches": branches, "converts": converts, "tags": tags});
+        if query.split('&').any(|p| p == "include_prs=1") {
+            body["pullRequests"] = Value::Array(prs);
+        }
+        Response::json(&body)
     }
 
     /// One page of the listing under `dir` (all of it when `recursive`), `Link` to the next page. The

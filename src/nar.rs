@@ -129,7 +129,8 @@ pub fn parse_hash(s: &str) -> Result<Hash> {
     }
 }
 
-/// The store path of a recursive sha256 fixed-output derivation (see reference/nix-facts.md).
+/// The store path of a recursive sha256 fixed-output derivation: Nix's `makeFixedOutputPath`, the
+/// sha256 of `source:sha256:<hex>:<store>:<name>` folded to 20 bytes, in nix32.
 pub fn fixed_output_path(hash: &Hash, name: &str) -> Result<String> {
     check_store_name(name)?;
     let inner = format!("source:sha256:{}:{STORE_DIR}:{name}", hex(hash));

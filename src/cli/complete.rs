@@ -254,15 +254,19 @@ mod tests {
         assert!(zsh().contains(r"'*--ref=[Branch, tag, commit or refs/pr/N (default: the URL'\''s /tree/REF"));
     }
 
-    /// Runs `program args…` with `input` on stdin; `None` when the shell is not installed.
+    /// Runs `program args…` with `input` on stdin; `None` when the shell is not installed, which is a
+    /// failure in CI (`CI` set), where `scripts/setup` installs every shell.
     fn run(program: &str, args: &[&str], input: &str) -> Option<(bool, String)> {
-        let mut child = Command::new(program)
+        let spawned = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .ok()?;
+            .spawn();
+        let Ok(mut child) = spawned else {
+            assert!(std::env::var_os("CI").is_none(), "{program} is not installed: CI must run the completions");
+            return None;
+        };
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
@@ -311,6 +315,44 @@ mod tests {
         assert_eq!(complete(&["nix-hug", "--debug", "fetch", "x/y", "--j"]).unwrap(), "--jobs --json");
         assert_eq!(complete(&["nix-hug", "ls", "--j"]).unwrap(), "--json");
         assert_eq!(complete(&["nix-hug", "ls", "--include", ""]).unwrap(), "", "no local files for a GLOB");
+    }
+
+    /// zsh completes only in an interactive shell: one runs in a pseudo-terminal (zpty), with
+    /// `compadd` wrapped to print what it is given. A key bound after Tab prints a mark once the
+    /// completion is done, so the output is read up to that mark and no further.
+    #[test]
+    fn zsh_completes_commands_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("_nix-hug"), zsh()).unwrap();
+        let complete = |line: &str| -> Option<Vec<String>> {
+            let program = format!(
+                r#"zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z 'PROMPT= ; fpath=({dir} $fpath); autoload -U compinit; compinit -u -D'
+zpty -w z 'compadd() {{ if [[ ${{@[1,(i)(-|--)]}} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return; fi; typeset -a h; builtin compadd -A h "$@"; (( $#h )) && print -r -- "${{(U):-hits:}}" $h; }}'
+zpty -w z 'mark() {{ print -r -- "${{(U):-done:}}"; }}; zle -N mark; bindkey "^Xd" mark'
+zpty -n -w z '{line}'$'\t\C-Xd'
+zpty -r -m z all '*DONE:*'
+zpty -d z
+for l in ${{(f)all//$'\r'/$'\n'}}; do [[ $l != *HITS:* ]] || print -r -- ${{l#*HITS:}}; done
+"#,
+                dir = dir.path().display()
+            );
+            let (ok, text) = run("zsh", &["-f"], &program)?;
+            assert!(ok, "{text}");
+            let mut words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+            words.sort();
+            Some(words)
+        };
+        let Some(commands) = complete("nix-hug ") else {
+            return eprintln!("zsh is not installed: completion not run");
+        };
+        assert_eq!(commands, ["export", "fetch", "import", "ls", "refs", "store"]);
+        assert_eq!(complete("nix-hug store ").unwrap(), ["ls", "path"]);
+        assert_eq!(complete("nix-hug --debug fetch x/y --j").unwrap(), ["--jobs", "--json"]);
+        assert_eq!(complete("nix-hug ls --inc").unwrap(), ["--include"]);
+        assert_eq!(complete("nix-hug store ls --").unwrap(), ["--debug", "--help", "--json", "--quiet", "--version"]);
+        assert!(complete("nix-hug import -").unwrap().contains(&"--no-check-sigs".to_owned()));
     }
 
     #[test]

@@ -4,6 +4,7 @@ store path of a recursive sha256 fixed-output derivation. Pure computation: neve
 */
 
 use crate::error::{Error, Kind, Result, usage};
+use base64::prelude::{BASE64_STANDARD, Engine};
 use sha2::{Digest, Sha256};
 use std::io;
 use std::path::Path;
@@ -68,43 +69,13 @@ pub fn write_binary_cache(tree: &Path, name: &str, dir: &Path) -> Result<(Hash, 
     Ok((hash, path))
 }
 
-const NIX32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
-
-/// Nix's base-32: 5-bit groups, most significant first, read from the end of the bytes.
+/// Nix's base-32 (its own alphabet, read from the last byte), as store paths and `sha256:` hashes use it.
 pub fn nix32(bytes: &[u8]) -> String {
-    let len = (bytes.len() * 8).div_ceil(5);
-    (0..len)
-        .rev()
-        .map(|n| {
-            let (b, i) = (n * 5 / 8, n * 5 % 8);
-            let low = bytes[b] >> i;
-            let high = if i > 3 && b + 1 < bytes.len() { bytes[b + 1] << (8 - i) } else { 0 };
-            NIX32[((low | high) & 0x1f) as usize] as char
-        })
-        .collect()
-}
-
-fn from_nix32(s: &str) -> Option<Hash> {
-    let mut out = [0u8; 32];
-    if s.len() != 52 {
-        return None;
-    }
-    for (n, c) in s.bytes().rev().enumerate() {
-        let digit = NIX32.iter().position(|&d| d == c)? as u16;
-        let (b, i) = (n * 5 / 8, n * 5 % 8);
-        let v = digit << i;
-        out[b] |= v as u8;
-        if b + 1 < 32 {
-            out[b + 1] |= (v >> 8) as u8;
-        } else if v >> 8 != 0 {
-            return None;
-        }
-    }
-    Some(out)
+    nix_base32::to_nix_base32(bytes)
 }
 
 pub fn sri(hash: &Hash) -> String {
-    format!("sha256-{}", base64(hash))
+    format!("sha256-{}", BASE64_STANDARD.encode(hash))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -115,7 +86,7 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn parse_hash(s: &str) -> Result<Hash> {
     let bad = || usage(format!("invalid sha256 hash {s:?}: expected SRI (sha256-…), nix32 or hex"));
     if let Some(b64) = s.strip_prefix("sha256-") {
-        return unbase64(b64).and_then(|v| v.try_into().ok()).ok_or_else(bad);
+        return BASE64_STANDARD.decode(b64).ok().and_then(|v| v.try_into().ok()).ok_or_else(bad);
     }
     let s = s.strip_prefix("sha256:").unwrap_or(s);
     match s.len() {
@@ -124,7 +95,7 @@ pub fn parse_hash(s: &str) -> Result<Hash> {
             .collect::<Option<Vec<u8>>>()
             .and_then(|v| v.try_into().ok())
             .ok_or_else(bad),
-        52 => from_nix32(s).ok_or_else(bad),
+        52 => nix_base32::from_nix_base32(s).and_then(|v| v.try_into().ok()).ok_or_else(bad),
         _ => Err(bad()),
     }
 }
@@ -154,41 +125,6 @@ pub fn check_store_name(name: &str) -> Result<()> {
             "{name:?} is not a valid Nix store name (at most 207 characters among A-Za-z0-9+-._?=, not starting with '.')"
         )))
     }
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn unbase64(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::new();
-    for quad in s.chunks(4) {
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        let mut n = 0u32;
-        for (i, &c) in quad.iter().enumerate() {
-            let v = if i >= 4 - pad { 0 } else { B64.iter().position(|&d| d == c)? as u32 };
-            n |= v << (18 - 6 * i);
-        }
-        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
-    }
-    Some(out)
 }
 
 #[cfg(test)]

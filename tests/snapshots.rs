@@ -256,7 +256,7 @@ impl Sandbox {
             text = replace_whole(&text, &value, name);
         }
         // `fetch` assembles its output in `$TMPDIR/nix-hug-<pid>-<hex>`.
-        text = replace_after(&text, "<TMP>/nix-hug-", |c| c.is_ascii_hexdigit() || c == '-', "<ID>");
+        text = replace_after(&text, "<TMP>/nix-hug-", |c| c.is_ascii_alphanumeric() || c == '-', "<ID>");
         // The version changes with each release, and `--version` is all there is to see in it.
         text = text.replace(concat!("nix-hug ", env!("CARGO_PKG_VERSION"), "\n"), "nix-hug <VERSION>\n");
         // A retry waits a backoff with jitter.

@@ -56,26 +56,19 @@ const TEMP_PREFIX: &str = "nix-hug-";
 
 impl TempDir {
     fn new() -> Result<TempDir> {
-        use std::os::unix::fs::DirBuilderExt;
         // Absolute, so the folder can be named in a file:// URL even when TMPDIR is relative.
         let base = std::path::absolute(std::env::temp_dir())?;
         for dir in interrupt::remove_left_behind(&base, TEMP_PREFIX) {
             info!("removed {}, left behind by a run that was killed", dir.display());
         }
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        for attempt in 0..100u32 {
-            let dir = base.join(format!("{TEMP_PREFIX}{}-{:x}", std::process::id(), nanos + u128::from(attempt)));
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => {
-                    interrupt::remove_on_interrupt(&dir);
-                    return Ok(TempDir(dir));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::from(e).context(format!("creating a folder in {}", base.display()))),
-            }
-        }
-        Err(Error::from(io::Error::from(io::ErrorKind::AlreadyExists))
-            .context(format!("creating a folder in {}", base.display())))
+        // The pid in the name is how a later run tells a folder whose process is gone.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&base)
+            .map_err(|e| Error::from(e).context(format!("creating a folder in {}", base.display())))?
+            .keep();
+        interrupt::remove_on_interrupt(&dir);
+        Ok(TempDir(dir))
     }
 
     fn path(&self) -> &Path {

@@ -63,6 +63,136 @@ pub fn blob_path(out: &Path, repo: &Repo, etag: &str) -> PathBuf {
     out.join(repo.folder()).join("blobs").join(etag)
 }
 
+/// A folder as a value, entries sorted by name as in a NAR: what an output will hold, known from the
+/// listing before the first byte arrives. A directory sink writes it into a folder (`write`), the NAR
+/// sink into one file with every blob at an offset known in advance (`nar::Skeleton`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tree(pub BTreeMap<String, Node>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Dir(Tree),
+    /// A file whose bytes are known now: `refs/main`, `trees/<rev>.json`.
+    Bytes(Vec<u8>),
+    /// A file of the repo, `size` bytes, downloaded (or copied) into place and verified against `etag`.
+    Blob {
+        etag: String,
+        size: u64,
+    },
+    Link(String),
+}
+
+impl Tree {
+    /// What a fetch of `files` at `rev` leaves (see the module's text).
+    pub fn of_fetch(repo: &Repo, rev: &str, files: &[Entry]) -> Tree {
+        let folder = repo.folder();
+        let mut tree = Tree::default();
+        tree.insert(&format!(".locks/{folder}"), Node::Dir(Tree::default()));
+        for sub in ["blobs", "refs", "trees"] {
+            tree.insert(&format!("{folder}/{sub}"), Node::Dir(Tree::default()));
+        }
+        tree.insert(&format!("{folder}/snapshots/{rev}"), Node::Dir(Tree::default()));
+        let cache = tree_cache(files);
+        for (path, file) in &cache.files {
+            let (etag, size) = (file.etag().to_owned(), file.size);
+            tree.insert(&format!("{folder}/snapshots/{rev}/{path}"), Node::Link(relative_target(path, &etag)));
+            tree.insert(&format!("{folder}/blobs/{etag}"), Node::Blob { etag, size });
+        }
+        tree.insert(&format!("{folder}/refs/main"), Node::Bytes(rev.as_bytes().to_vec()));
+        tree.insert(&format!("{folder}/trees/{rev}.json"), Node::Bytes(tree_json(&cache)));
+        tree
+    }
+
+    /// Puts `node` at `path` (`/`-separated), making the folders on the way; an entry already there is
+    /// kept (the same blob listed twice is one file).
+    pub fn insert(&mut self, path: &str, node: Node) {
+        let (first, rest) = path.split_once('/').map_or((path, None), |(a, b)| (a, Some(b)));
+        match rest {
+            None => _ = self.0.entry(first.to_owned()).or_insert(node),
+            // A file where a folder is wanted: `check_paths` refuses such a listing before this.
+            Some(rest) => {
+                if let Node::Dir(sub) = self.0.entry(first.to_owned()).or_insert_with(|| Node::Dir(Tree::default())) {
+                    sub.insert(rest, node);
+                }
+            }
+        }
+    }
+
+    /// Every blob with its path, depth first in name order: the order of the NAR.
+    pub fn blobs(&self) -> Vec<(PathBuf, &str, u64)> {
+        let mut out = Vec::new();
+        self.walk(Path::new(""), &mut |path, node| {
+            if let Node::Blob { etag, size } = node {
+                out.push((path.to_owned(), etag.as_str(), *size));
+            }
+        });
+        out
+    }
+
+    fn walk<'a>(&'a self, at: &Path, f: &mut impl FnMut(&Path, &'a Node)) {
+        for (name, node) in &self.0 {
+            let path = at.join(name);
+            f(&path, node);
+            if let Node::Dir(sub) = node {
+                sub.walk(&path, f);
+            }
+        }
+    }
+
+    /// The directory sink: writes every folder, small file and link under `out`, read-only as the store
+    /// makes them, over blobs already downloaded into place (made read-only too).
+    pub fn write(&self, out: &Path) -> Result<()> {
+        let mut result = Ok(());
+        fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+        self.walk(Path::new(""), &mut |rel, node| {
+            if result.is_err() {
+                return;
+            }
+            let path = out.join(rel);
+            let written = match node {
+                Node::Dir(_) => fs::create_dir_all(&path),
+                Node::Bytes(bytes) => fs::write(&path, bytes).and_then(|()| read_only(&path)),
+                Node::Blob { .. } => read_only(&path),
+                Node::Link(target) => symlink(target, &path),
+            };
+            result = written.with_context(|| path.display().to_string());
+        });
+        result
+    }
+
+    /// Whether `out` holds exactly this tree and nothing else. Only metadata and the small files are
+    /// read, never a blob: a blob is named by the hash it was verified against when it was written,
+    /// and its size is compared.
+    pub fn matches(&self, out: &Path) -> bool {
+        let mut expected: BTreeMap<PathBuf, &Node> = BTreeMap::new();
+        self.walk(Path::new(""), &mut |path, node| _ = expected.insert(path.to_owned(), node));
+        let mut seen = 0;
+        for entry in walkdir::WalkDir::new(out).min_depth(1) {
+            let Ok(entry) = entry else { return false };
+            let Ok(rel) = entry.path().strip_prefix(out) else { return false };
+            let kind = entry.file_type();
+            let same = match expected.get(rel) {
+                Some(Node::Dir(_)) => kind.is_dir(),
+                Some(Node::Blob { size, .. }) => kind.is_file() && entry.metadata().is_ok_and(|m| m.len() == *size),
+                Some(Node::Bytes(bytes)) => kind.is_file() && fs::read(entry.path()).is_ok_and(|b| b == *bytes),
+                Some(Node::Link(target)) => {
+                    kind.is_symlink() && fs::read_link(entry.path()).is_ok_and(|t| t.as_os_str() == target.as_str())
+                }
+                None => false,
+            };
+            if !same {
+                return false;
+            }
+            seen += 1;
+        }
+        seen == expected.len()
+    }
+}
+
+fn read_only(path: &Path) -> std::io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o444))
+}
+
 /// Creates the folders a download writes into, and the empty `.locks` folder old clients need.
 pub fn prepare(out: &Path, repo: &Repo) -> Result<()> {
     let folder = repo.folder();
@@ -74,76 +204,12 @@ pub fn prepare(out: &Path, repo: &Repo) -> Result<()> {
 
 /// Lays out the snapshot, `refs/main` and `trees/<rev>.json` over blobs already in place.
 pub fn finish(out: &Path, repo: &Repo, rev: &str, files: &[Entry]) -> Result<()> {
-    let tree = tree_cache(files);
-    let dir = out.join(repo.folder());
-    for e in files {
-        let blob = dir.join("blobs").join(e.etag());
-        fs::set_permissions(&blob, fs::Permissions::from_mode(0o444)).with_context(|| blob.display().to_string())?;
-    }
-    write_repo(&dir, rev, &tree, |path, etag| Ok(relative_target(path, etag)))
+    Tree::of_fetch(repo, rev, files).write(out)
 }
 
 /// `"../" x (2 + slashes in path) + "blobs/<etag>"`: from `snapshots/<rev>/<path>` back to the blob.
 pub fn relative_target(path: &str, etag: &str) -> String {
     format!("{}blobs/{etag}", "../".repeat(2 + path.matches('/').count()))
-}
-
-/// Whether `out` is exactly what `prepare`, the download of `files` and `finish` leave: the same
-/// folders, snapshot links, `refs/main`, `trees/<rev>.json` and blob sizes, and nothing else. Only
-/// metadata and the two small files are read, never a blob: a blob is named by the hash it was
-/// verified against when it was written.
-pub fn holds_exactly(out: &Path, repo: &Repo, rev: &str, files: &[Entry]) -> bool {
-    enum Node {
-        Dir,
-        Blob(u64),
-        Bytes(Vec<u8>),
-        Link(String),
-    }
-    let folder = PathBuf::from(repo.folder());
-    let mut expected: BTreeMap<PathBuf, Node> = BTreeMap::new();
-    fn dir(path: PathBuf, expected: &mut BTreeMap<PathBuf, Node>) {
-        for parent in path.ancestors().filter(|p| !p.as_os_str().is_empty()) {
-            expected.entry(parent.to_owned()).or_insert(Node::Dir);
-        }
-    }
-    dir(PathBuf::from(".locks").join(&folder), &mut expected);
-    for sub in ["blobs", "refs", "trees"] {
-        dir(folder.join(sub), &mut expected);
-    }
-    let snapshot = folder.join("snapshots").join(rev);
-    dir(snapshot.clone(), &mut expected);
-    let tree = tree_cache(files);
-    for (path, file) in &tree.files {
-        let link = snapshot.join(path);
-        if let Some(parent) = link.parent() {
-            dir(parent.to_owned(), &mut expected);
-        }
-        expected.insert(link, Node::Link(relative_target(path, file.etag())));
-        expected.insert(folder.join("blobs").join(file.etag()), Node::Blob(file.size));
-    }
-    expected.insert(folder.join("refs/main"), Node::Bytes(rev.as_bytes().to_vec()));
-    expected.insert(folder.join("trees").join(format!("{rev}.json")), Node::Bytes(tree_json(&tree)));
-
-    let mut seen = 0;
-    for entry in walkdir::WalkDir::new(out).min_depth(1) {
-        let Ok(entry) = entry else { return false };
-        let Ok(rel) = entry.path().strip_prefix(out) else { return false };
-        let kind = entry.file_type();
-        let same = match expected.get(rel) {
-            Some(Node::Dir) => kind.is_dir(),
-            Some(Node::Blob(size)) => kind.is_file() && entry.metadata().is_ok_and(|m| m.len() == *size),
-            Some(Node::Bytes(bytes)) => kind.is_file() && fs::read(entry.path()).is_ok_and(|b| b == *bytes),
-            Some(Node::Link(target)) => {
-                kind.is_symlink() && fs::read_link(entry.path()).is_ok_and(|t| t.as_os_str() == target.as_str())
-            }
-            None => false,
-        };
-        if !same {
-            return false;
-        }
-        seen += 1;
-    }
-    seen == expected.len()
 }
 
 fn tree_cache(files: &[Entry]) -> TreeCache {
@@ -314,7 +380,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn holds_exactly_what_a_fetch_leaves() {
+    fn a_fetch_leaves_exactly_its_tree() {
         let repo = Repo::from_id(crate::repo::RepoType::Model, "acme/bert").unwrap();
         let rev = "0123456789abcdef0123456789abcdef01234567";
         let entry = |path: &str, oid: char, lfs: Option<char>| Entry {
@@ -334,9 +400,9 @@ mod tests {
             out
         };
         let out = fetched();
-        assert!(holds_exactly(out.path(), &repo, rev, &files));
-        assert!(!holds_exactly(out.path(), &repo, rev, &files[..1]), "a file more");
-        assert!(!holds_exactly(out.path(), &repo, &rev.replace('0', "f"), &files), "another commit");
+        assert!(Tree::of_fetch(&repo, rev, &files).matches(out.path()));
+        assert!(!Tree::of_fetch(&repo, rev, &files[..1]).matches(out.path()), "a file more");
+        assert!(!Tree::of_fetch(&repo, &rev.replace('0', "f"), &files).matches(out.path()), "another commit");
         let changes: [&dyn Fn(&Path); 4] = [
             &|out| fs::write(out.join("extra"), "").unwrap(),
             &|out| fs::remove_file(out.join("models--acme--bert/snapshots").join(rev).join("config.json")).unwrap(),
@@ -348,7 +414,7 @@ mod tests {
             let blob = blob_path(out.path(), &repo, &"c".repeat(64));
             fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
             change(out.path());
-            assert!(!holds_exactly(out.path(), &repo, rev, &files));
+            assert!(!Tree::of_fetch(&repo, rev, &files).matches(out.path()));
         }
     }
 

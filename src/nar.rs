@@ -4,8 +4,10 @@ store path of a recursive sha256 fixed-output derivation. Pure computation: neve
 */
 
 use crate::error::{Error, Kind, Result, usage};
+use crate::layout::{Node, Tree};
 use base64::prelude::{BASE64_STANDARD, Engine};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
@@ -42,6 +44,96 @@ impl<W: io::Write> io::Write for HashingWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// The NAR of a `layout::Tree` but for the contents of its blobs: every other byte, in chunks at their
+/// offsets, and where each blob's contents go. A file of `size` bytes with the chunks written at their
+/// offsets and every blob at its own is the NAR: a sink that downloads write straight into.
+#[derive(Debug, Default)]
+pub struct Skeleton {
+    pub size: u64,
+    pub chunks: Vec<(u64, Vec<u8>)>,
+    /// Etag to offset.
+    pub blobs: BTreeMap<String, u64>,
+}
+
+impl Skeleton {
+    pub fn of(tree: &Tree) -> Skeleton {
+        let mut sk = Skeleton::default();
+        let mut buf = Vec::new();
+        put(&mut buf, b"nix-archive-1");
+        sk.dir(tree, &mut buf);
+        sk.flush(&mut buf);
+        sk
+    }
+
+    /// Writes the chunks into `file`, sized to hold the whole NAR (the blobs' places stay zeros).
+    pub fn write(&self, file: &std::fs::File) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        file.set_len(self.size)?;
+        self.chunks.iter().try_for_each(|(offset, bytes)| file.write_all_at(bytes, *offset))
+    }
+
+    fn dir(&mut self, tree: &Tree, buf: &mut Vec<u8>) {
+        for token in ["(", "type", "directory"] {
+            put(buf, token.as_bytes());
+        }
+        for (name, node) in &tree.0 {
+            for token in ["entry", "(", "name", name, "node"] {
+                put(buf, token.as_bytes());
+            }
+            self.node(node, buf);
+            put(buf, b")");
+        }
+        put(buf, b")");
+    }
+
+    fn node(&mut self, node: &Node, buf: &mut Vec<u8>) {
+        match node {
+            Node::Dir(sub) => return self.dir(sub, buf),
+            Node::Bytes(bytes) => {
+                for token in ["(", "type", "regular", "contents"] {
+                    put(buf, token.as_bytes());
+                }
+                put(buf, bytes);
+            }
+            Node::Blob { etag, size } => {
+                for token in ["(", "type", "regular", "contents"] {
+                    put(buf, token.as_bytes());
+                }
+                buf.extend_from_slice(&size.to_le_bytes());
+                self.flush(buf);
+                self.blobs.insert(etag.clone(), self.size);
+                self.size += size;
+                buf.resize(padding(*size), 0);
+            }
+            Node::Link(target) => {
+                for token in ["(", "type", "symlink", "target", target] {
+                    put(buf, token.as_bytes());
+                }
+            }
+        }
+        put(buf, b")");
+    }
+
+    fn flush(&mut self, buf: &mut Vec<u8>) {
+        if !buf.is_empty() {
+            let len = buf.len() as u64;
+            self.chunks.push((self.size, std::mem::take(buf)));
+            self.size += len;
+        }
+    }
+}
+
+/// A NAR string: its length (u64, little-endian), its bytes, zeros up to a multiple of 8.
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    buf.extend_from_slice(bytes);
+    buf.resize(buf.len() + padding(bytes.len() as u64), 0);
+}
+
+fn padding(len: u64) -> usize {
+    ((8 - len % 8) % 8) as usize
 }
 
 /// Writes `dir` as a binary cache holding one path: `tree` as the recursive sha256 fixed-output path
@@ -143,6 +235,77 @@ mod tests {
         // Nix's nix32 of the empty sha256, a well-known constant.
         let empty: Hash = Sha256::digest(b"").into();
         assert_eq!(nix32(&empty), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
+    }
+
+    /// A tree of folders, small files, links and blobs (contents given), with names a listing may have.
+    fn trees() -> impl proptest::strategy::Strategy<Value = Vec<(String, Leaf)>> {
+        use proptest::prelude::*;
+        let name = "[a-zA-Z0-9._ #%éü-]{1,6}".prop_filter("not . or ..", |n| n != "." && n != "..");
+        let leaf = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(Leaf::Bytes),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(Leaf::Blob),
+            "[a-z./]{1,12}".prop_map(Leaf::Link),
+            Just(Leaf::Dir),
+        ];
+        proptest::collection::vec((proptest::collection::vec(name, 1..4).prop_map(|p| p.join("/")), leaf), 0..24)
+    }
+
+    #[derive(Clone, Debug)]
+    enum Leaf {
+        Bytes(Vec<u8>),
+        Blob(Vec<u8>),
+        Link(String),
+        Dir,
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// The NAR sink (the skeleton, then each blob at its offset) is byte for byte the NAR of what
+        /// the directory sink writes, as nix-nar serialises it.
+        #[test]
+        fn the_nar_sink_is_the_nar_of_the_directory_sink(leaves in trees()) {
+            let mut tree = Tree::default();
+            let mut contents = BTreeMap::new();
+            for (i, (path, leaf)) in leaves.into_iter().enumerate() {
+                let node = match leaf {
+                    Leaf::Bytes(b) => Node::Bytes(b),
+                    Leaf::Blob(b) => {
+                        let etag = format!("{i:040}");
+                        let node = Node::Blob { etag: etag.clone(), size: b.len() as u64 };
+                        contents.insert(etag, (path.clone(), b));
+                        node
+                    }
+                    Leaf::Link(t) => Node::Link(t),
+                    Leaf::Dir => Node::Dir(Tree::default()),
+                };
+                tree.insert(&path, node);
+            }
+            // A blob a later path turned into a folder, or that an earlier entry held, is not in the tree.
+            let kept: Vec<String> = tree.blobs().into_iter().map(|(_, etag, _)| etag.to_owned()).collect();
+            contents.retain(|etag, _| kept.contains(etag));
+
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out");
+            for (path, bytes) in contents.values() {
+                let path = out.join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, bytes).unwrap();
+            }
+            tree.write(&out).unwrap();
+            let mut from_dir = Vec::new();
+            dump(&out, &mut from_dir).unwrap();
+
+            let skeleton = Skeleton::of(&tree);
+            let file = std::fs::File::create_new(dir.path().join("sink.nar")).unwrap();
+            skeleton.write(&file).unwrap();
+            for (etag, offset) in &skeleton.blobs {
+                std::os::unix::fs::FileExt::write_all_at(&file, &contents[etag].1, *offset).unwrap();
+            }
+            let from_sink = std::fs::read(dir.path().join("sink.nar")).unwrap();
+            proptest::prop_assert_eq!(from_sink.len() as u64, skeleton.size);
+            proptest::prop_assert!(from_sink == from_dir, "the sink differs from the NAR of the folder");
+        }
     }
 
     #[test]

@@ -155,12 +155,12 @@ enum Source {
 }
 
 /// An output of exactly this plan that is valid in the store already, and its NAR hash. It is found by
-/// its name, checked by its layout (metadata only, see `layout::holds_exactly`), and its hash is the one
+/// its name, checked by its layout (metadata only, see `layout::Tree::matches`), and its hash is the one
 /// the store recorded, which must give back its path: so not a byte of it is read.
 fn in_store(plan: &Plan) -> Option<(Hash, String)> {
     let name = plan.repo.store_name(&plan.commit);
     for path in local::outputs_at(&plan.repo, &plan.commit) {
-        if !layout::holds_exactly(&path, &plan.repo, &plan.commit, &plan.files) {
+        if !layout::Tree::of_fetch(&plan.repo, &plan.commit, &plan.files).matches(&path) {
             continue;
         }
         let recorded = match nix::nar_hash(&path) {

@@ -11,6 +11,7 @@ mod help;
 
 use crate::error::{Error, Result, usage};
 use crate::filter::{Filters, glob_to_regex};
+use crate::repo::{RepoUrl, parse_url};
 use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, find_flag, top_level_commands, visible_commands};
 use help::{help, version};
 use std::ffi::OsString;
@@ -43,7 +44,7 @@ pub enum Action {
 /// A repository at a ref, and the files chosen in it: what `fetch` and `ls` both start from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Target {
-    pub url: String,
+    pub url: RepoUrl,
     /// `--ref`; the URL's `/tree/REF` and then `main` apply when it is absent.
     pub rev: Option<String>,
     /// Regexes, already converted from the globs given.
@@ -239,7 +240,7 @@ fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
     }
     match (url, args.all) {
         (Some(url), false) => {
-            one_ref(&url, args.rev.as_deref())?;
+            one_ref(&parse_url(&url)?, args.rev.as_deref())?;
             Ok(ImportArgs::Url { url, rev: args.rev })
         }
         (None, true) if args.rev.is_none() => Ok(ImportArgs::All),
@@ -252,9 +253,8 @@ fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
 }
 
 /// `--ref` and a URL's `/tree/REF` that name different refs: which one was meant is not ours to guess.
-fn one_ref(url: &str, rev: Option<&str>) -> Result<()> {
-    let in_url = crate::repo::parse_url(url).ok().and_then(|u| u.rev);
-    match (rev, in_url) {
+fn one_ref(url: &RepoUrl, rev: Option<&str>) -> Result<()> {
+    match (rev, &url.rev) {
         (Some(rev), Some(in_url)) if rev != in_url => {
             Err(usage(format!("--ref {rev} and the URL's /tree/{in_url} name two refs; give one")))
         }
@@ -277,6 +277,7 @@ fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Targ
     if let Some(extra) = positional.next() {
         return Err(usage(format!("{name}: unexpected argument {extra:?} (one URL at a time)")));
     }
+    let url = parse_url(&url)?;
     if !args.files.is_empty() && (!args.include.is_empty() || !args.exclude.is_empty()) {
         return Err(usage("--file takes exactly the files named and cannot be combined with --include or --exclude"));
     }
@@ -325,7 +326,7 @@ mod tests {
     /// The target of `url` at `rev` with these filters, given as `--include include_globs…` (and more).
     fn target(url: &str, rev: Option<&str>, filters: Filters, include_globs: &[&str]) -> Target {
         let include_globs = include_globs.iter().map(|g| g.to_string()).collect();
-        Target { url: url.into(), rev: rev.map(Into::into), filters, include_globs }
+        Target { url: parse_url(url).unwrap(), rev: rev.map(Into::into), filters, include_globs }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::error::{Error, Kind, Result};
 use crate::filter::{self, Filters};
 use crate::hub::{self, Hub, Revision, Token};
 use crate::pipeline::{self, Plan};
-use crate::repo::{self, Repo, RepoType, RepoUrl};
+use crate::repo::{Repo, RepoType, RepoUrl};
 use crate::{info, warn};
 
 /// A repository at a commit, and the Hub client that found it.
@@ -31,12 +31,12 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
 
 /// The commit `target`'s ref points at on the Hub, said on stderr.
 pub fn commit(target: &Target) -> Result<Resolved> {
-    let url = repo::parse_url(&target.url)?;
+    let url = &target.url;
     let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty());
     let hub = Hub::new(endpoint.as_deref().unwrap_or(hub::DEFAULT_ENDPOINT), Token::from_env())?;
-    let rev = asked_ref(target, &url);
+    let rev = asked_ref(target, url);
 
-    let (repo, revision) = resolve(&hub, &url, rev)?;
+    let (repo, revision) = resolve(&hub, url, rev)?;
     let (kind, commit) = (repo.kind.as_str(), revision.commit);
     if rev == commit {
         info!("pinned to commit {commit} ({kind} {repo})");

@@ -58,7 +58,10 @@ let
     );
   firstOf = xs: if xs == [ ] then [ ] else [ (builtins.head xs) ];
   dashed = c: if c.org == null then c.repo else "${c.org}-${c.repo}";
-  typed = filter (c: !(c.error or false) && c.type != null) urls.cases;
+  # A case with `error` is refused (its text is the CLI's reason; here it only has to throw). One with
+  # a `file` or `folder` parses, but fetchModel and fetchDataset want that as filters.
+  names = c: !(c ? error || c ? file || c ? folder);
+  typed = filter (c: names c && c.type != null) urls.cases;
 
   urlChecks = concatLists (
     map (
@@ -66,7 +69,7 @@ let
       let
         case = "urls.json ${toJSON c.url}";
       in
-      if c.error or false then
+      if c ? error then
         [
           (throws "${case}: parseUrl" (lib.parseUrl c.url))
           (throws "${case}: fetchModel" (fetch "model" c.url { }).name)
@@ -77,10 +80,17 @@ let
           (check "${case}: parseUrl" (lib.parseUrl c.url) {
             inherit (c) type org repo ref;
             repoId = if c.org == null then c.repo else "${c.org}/${c.repo}";
+            file = c.file or null;
+            folder = c.folder or null;
           })
         ]
         ++ (
-          if c.type == null then
+          if !(names c) then
+            [
+              (throws "${case}: fetchModel" (fetch "model" c.url { }).name)
+              (throws "${case}: fetchDataset" (fetch "dataset" c.url { }).name)
+            ]
+          else if c.type == null then
             [
               (check "${case}: fetchModel name" (fetch "model" c.url { }).name "hf-model-${dashed c}-${rev}")
               (check "${case}: fetchDataset name" (fetch "dataset" c.url { }).name "hf-dataset-${dashed c}-${rev}")

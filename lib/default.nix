@@ -10,19 +10,25 @@
 let
   inherit (builtins)
     all
+    any
     attrNames
     concatStringsSep
     elem
     elemAt
     filter
+    fromJSON
+    genList
     head
     isAttrs
     isList
     isString
     length
+    listToAttrs
     match
     replaceStrings
+    split
     stringLength
+    substring
     toJSON
     ;
 
@@ -42,81 +48,279 @@ let
     "spaces"
   ];
 
-  # The first form whose regex matches the URL decides; its last group is "[org/]repo[/tree/REF]".
-  # Order matters: "https://huggingface.co/datasets/..." must never be read as a model owned by "datasets".
-  urlForms = [
-    {
-      re = "https://(huggingface|hf)\\.co/datasets/(.*[^/])/?";
-      type = "dataset";
-      tree = true;
-    }
-    {
-      re = "https://(huggingface|hf)\\.co/(.*[^/])/?";
-      type = "model";
-      tree = true;
-    }
-    {
-      re = "(.*://.*)";
-      error = "only https://huggingface.co/... and https://hf.co/... URLs are supported";
-    }
-    {
-      re = "hf-datasets:(.*)";
-      type = "dataset";
-    }
-    {
-      re = "hf:(.*)";
-      type = "model";
-    }
-    {
-      re = "datasets/(.*)";
-      type = "dataset";
-    }
+  # The pages of a repository whose web URL says a ref, and a file or a folder after it.
+  pages = [
+    "tree"
+    "blob"
+    "resolve"
   ];
-  # Anything else is a bare org/repo, a model or a dataset (the CLI probes model first).
-  bareForm.type = null;
 
+  hosts = [
+    "huggingface.co"
+    "hf.co"
+  ];
+
+  splitSlash = s: filter isString (split "/" s);
+  take = n: list: genList (elemAt list) n;
+  drop = n: list: genList (i: elemAt list (i + n)) (length list - n);
+  range = from: to: genList (i: from + i) (to - from + 1);
+
+  # Percent-decoding as the CLI does it. The escapes must spell UTF-8 (`multiByte` is UTF-8's grammar
+  # written over `%XX` escapes) and nothing may be a control character, raw or escaped.
+  hex = "[0-9A-Fa-f]";
+  cont = "%[89ABab]${hex}";
+  multiByte = concatStringsSep "|" [
+    "%[Cc][2-9A-Fa-f]${cont}"
+    "%[Dd]${hex}${cont}"
+    "%[Ee]0%[ABab]${hex}${cont}"
+    "%[Ee][1-9A-Ca-cEeFf]${cont}${cont}"
+    "%[Ee][Dd]%[89]${hex}${cont}"
+    "%[Ff]0%[9ABab]${hex}${cont}${cont}"
+    "%[Ff][1-3]${cont}${cont}${cont}"
+    "%[Ff]4%8${hex}${cont}${cont}"
+  ];
+  hexDigits = stringToChars "0123456789abcdef";
+  stringToChars = s: genList (i: substring i 1 s) (stringLength s);
+  hex2 = n: elemAt hexDigits (n / 16) + elemAt hexDigits (n - n / 16 * 16);
+  hex4 = n: hex2 (n / 256) + hex2 (n - n / 256 * 256);
+  char = escapes: fromJSON "\"${escapes}\"";
+  # Every byte an accepted escape can spell, as a one-byte string: ASCII from a JSON escape, the
+  # others cut out of a character whose UTF-8 holds them (Nix strings are bytes).
+  byte =
+    n:
+    if n < 128 then
+      char "\\u${hex4 n}"
+    else if n < 192 then
+      substring 1 1 (char "\\u${hex4 n}")
+    else if n < 224 then
+      substring 0 1 (char "\\u${hex4 ((n - 192) * 64)}")
+    else if n < 240 then
+      substring 0 1 (char "\\u${hex4 ((n - 224) * 4096 + (if n == 224 then 2048 else 0))}")
+    else
+      substring 0 1 (char "\\u${hex4 (55296 + (n - 240) * 256 - (if n == 240 then 0 else 64))}\\udc00");
+  bytes = listToAttrs (
+    map (n: {
+      name = hex2 n;
+      value = byte n;
+    }) (range 32 126 ++ range 128 191 ++ range 194 244)
+  );
+  lowerHex = replaceStrings [ "A" "B" "C" "D" "E" "F" ] [ "a" "b" "c" "d" "e" "f" ];
+
+  # The parsers below answer { value = …; } or { error = WHY; }, WHY as the CLI words it.
+  percentDecode =
+    raw:
+    if match "([^%]|%${hex}{2})*" raw == null then
+      { error = "invalid percent-encoding in ${toJSON raw} (write a % as %25)"; }
+    else if match "([^%]|%[0-7]${hex}|${multiByte})*" raw == null then
+      { error = "${toJSON raw} is not UTF-8 once percent-decoded"; }
+    else if match ".*([[:cntrl:]]|%[01]${hex}|%7[Ff]).*" raw != null then
+      { error = "${toJSON raw} holds a control character"; }
+    else
+      {
+        value = concatStringsSep "" (
+          map (p: if isList p then bytes.${lowerHex (head p)} else p) (split "%(${hex}{2})" raw)
+        );
+      };
+
+  decodeRef =
+    raw:
+    let
+      r = percentDecode raw;
+    in
+    if r ? error then
+      r
+    else if r.value == "refs" then
+      { error = "write the slashes of a ref as %2F (refs%2Fpr%2F1)"; }
+    else if match "[A-Za-z0-9._+@=/-]+" r.value == null then
+      { error = "invalid ref ${toJSON r.value} (letters, digits and ._+@=-, with a slash written as %2F)"; }
+    else
+      r;
+
+  decodePath =
+    raw:
+    let
+      r = percentDecode raw;
+      segments = splitSlash r.value;
+      invalid = why: { error = "invalid path ${toJSON r.value} (${why})"; };
+    in
+    if r ? error then
+      r
+    else if elem "" segments then
+      invalid "an empty segment"
+    else if elem "." segments || elem ".." segments then
+      invalid "a '.' or '..' segment"
+    else if match ".*\\\\.*" r.value != null then
+      invalid "a backslash"
+    else
+      r;
+
+  # The segments of `[org/]name`.
+  parseId =
+    segments:
+    let
+      n = length segments;
+      org = if n == 2 then head segments else null;
+      repo = elemAt segments (n - 1);
+      rules = "letters, digits, '-', '_' and '.', starting and ending with a letter or digit, without '--' or '..', at most 96 characters";
+    in
+    if segments == [ "" ] then
+      { error = "no repository in the URL"; }
+    else if elem "" segments then
+      { error = "${toJSON (concatStringsSep "/" segments)} has an empty segment"; }
+    else if n > 2 then
+      { error = "${toJSON (concatStringsSep "/" segments)} has too many parts (expected org/name)"; }
+    else if org == null && elem repo reserved then
+      { error = "${toJSON repo} is a page of the Hub, not a repository"; }
+    else if org != null && !validName org then
+      { error = "invalid owner ${toJSON org} (${rules})"; }
+    else if !validName repo then
+      { error = "invalid name ${toJSON repo} (${rules})"; }
+    else
+      {
+        inherit org repo;
+        repoId = if org == null then repo else "${org}/${repo}";
+      };
+
+  # `hf:org/name`, `datasets/org/name`, `org/name`: an id and nothing else.
+  idOnly =
+    type: id:
+    let
+      segments = splitSlash id;
+      r = parseId segments;
+    in
+    if length segments > 2 && any (s: elem s pages) (drop 1 segments) then
+      { error = "/tree, /blob and /resolve are understood only in a huggingface.co URL"; }
+    else if r ? error then
+      r
+    else
+      r
+      // {
+        inherit type;
+        ref = null;
+        file = null;
+        folder = null;
+      };
+
+  # The segments after the repository: none, tree/REF[/DIR], blob/REF/FILE or resolve/REF/FILE.
+  webPage =
+    segments:
+    let
+      n = length segments;
+      page = head segments;
+      isFile = page == "blob" || page == "resolve";
+      ref = decodeRef (elemAt segments 1);
+      path = decodePath (concatStringsSep "/" (drop 2 segments));
+    in
+    if n == 0 then
+      {
+        ref = null;
+        file = null;
+        folder = null;
+      }
+    else if page == "tree" && n == 1 then
+      { error = "/tree needs a ref"; }
+    else if isFile && n < 3 then
+      { error = "/${page} needs a ref and a file"; }
+    else if !(elem page pages) then
+      {
+        error = "unexpected /${page} after the repository (expected /tree/REF[/DIR], /blob/REF/FILE or /resolve/REF/FILE)";
+      }
+    else if ref ? error then
+      ref
+    else if n > 2 && path ? error then
+      path
+    else
+      {
+        ref = ref.value;
+        file = if isFile then path.value else null;
+        folder = if isFile || n == 2 then null else path.value;
+      };
+
+  # What follows the host: /[datasets/]ID[/PAGE/REF[/PATH]][/][?QUERY][#FRAGMENT]. The query and the
+  # fragment only say how the page is shown (?library=transformers, #model-card).
+  web =
+    rest:
+    let
+      beforeQuery = head (match "([^?#]*).*" rest);
+      noLead = if substring 0 1 beforeQuery == "/" then substring 1 (stringLength beforeQuery) beforeQuery else beforeQuery;
+      l = stringLength noLead;
+      trimmed = if l > 0 && substring (l - 1) 1 noLead == "/" then substring 0 (l - 1) noLead else noLead;
+      inDatasets = match "datasets/(.*)" trimmed;
+      type = if inDatasets == null then "model" else "dataset";
+      path = if inDatasets == null then trimmed else head inDatasets;
+      segments = splitSlash path;
+      # The first n segments are the id.
+      splitAt =
+        n:
+        let
+          id = parseId (take n segments);
+          page = webPage (drop n segments);
+        in
+        if id ? error then
+          id
+        else if page ? error then
+          page
+        else
+          id // page // { inherit type; };
+      twoFirst = splitAt 2;
+    in
+    if path == "" then
+      { error = "no repository in the URL"; }
+    else if elem "" segments then
+      { error = "empty segment (//) in the path"; }
+    else if type == "model" && head segments == "spaces" then
+      { error = "spaces are not supported (only models and datasets)"; }
+    else if type == "model" && head segments == "models" then
+      { error = "\"models\" is a page of the Hub, not a repository"; }
+    # acme/tree is acme's repo "tree" and acme/tree/tree/main that repo at main, but gpt2/tree/main is
+    # the legacy gpt2 at main: an id of two segments when the rest reads as a page, else of one.
+    else if length segments > 2 && elem (elemAt segments 1) pages then
+      if twoFirst ? error then splitAt 1 else twoFirst
+    else if length segments == 1 then
+      splitAt 1
+    else
+      twoFirst;
+
+  parseUrlOrError =
+    url:
+    let
+      hfDatasets = match "hf-datasets:(.*)" url;
+      hf = match "hf:(.*)" url;
+      withScheme = match "([^/]*)://([^/?#]*)(.*)" url;
+      schemeless = match "(huggingface\\.co|hf\\.co)([/?#].*)?" url;
+      datasets = match "datasets/(.*)" url;
+    in
+    if !isString url then
+      { error = "not a string"; }
+    else if hfDatasets != null then
+      idOnly "dataset" (head hfDatasets)
+    else if hf != null then
+      idOnly "model" (head hf)
+    else if withScheme != null && !(elem (elemAt withScheme 1) hosts) then
+      { error = "not a Hugging Face URL (expected huggingface.co or hf.co)"; }
+    else if withScheme != null && head withScheme != "https" then
+      { error = "use https:// (not ${head withScheme}://)"; }
+    else if withScheme != null then
+      web (elemAt withScheme 2)
+    else if schemeless != null then
+      web (if elemAt schemeless 1 == null then "" else elemAt schemeless 1)
+    else if datasets != null then
+      idOnly "dataset" (head datasets)
+    else
+      idOnly null url;
+
+  # The URL forms of the README: { type; org; repo; repoId; ref; file; folder; }, the nulls for what
+  # the URL does not say.
   parseUrl =
     url:
     let
-      fail =
-        why:
-        throw (
-          "nix-hug: invalid Hugging Face URL ${toJSON url}: ${why} (accepted: org/repo, hf:org/repo, "
-          + "hf-datasets:org/repo, datasets/org/repo or https://huggingface.co/[datasets/]org/repo[/tree/REF])"
-        );
-      forms = filter (f: match f.re url != null) urlForms;
-      form = if forms == [ ] then bareForm else head forms;
-      groups = match form.re url;
-      rest = if forms == [ ] then url else elemAt groups (length groups - 1);
-      # A legacy id (gpt2) has no owner: org is null.
-      parts = match "(([^/]*)/)?([^/]*)(/tree/([^/]*))?" rest;
-      org = elemAt parts 1;
-      repo = elemAt parts 2;
-      ref = elemAt parts 4;
+      r = parseUrlOrError url;
     in
-    if !isString url then
-      fail "not a string"
-    else if form ? error then
-      fail form.error
-    else if parts == null then
-      fail "expected org/repo (or a legacy name such as gpt2)"
-    else if org != null && !validName org then
-      fail "invalid owner ${toJSON org}"
-    else if !validName repo then
-      fail "invalid repository name ${toJSON repo}"
-    else if org == null && elem repo reserved then
-      fail "${toJSON repo} is not a repository"
-    else if ref != null && !(form.tree or false) then
-      fail "/tree/REF is only allowed in https:// URLs"
-    else if ref != null && match "([A-Za-z0-9._+@=-]|%2[Ff])+" ref == null then
-      fail "invalid ref ${toJSON ref} (write a slash as %2F)"
-    else
-      {
-        inherit (form) type;
-        inherit org repo;
-        repoId = if org == null then repo else "${org}/${repo}";
-        ref = if ref == null then null else replaceStrings [ "%2F" "%2f" ] [ "/" "/" ] ref;
-      };
+    if r ? error then throw "nix-hug: invalid Hugging Face URL ${toJSON url}: ${r.error}" else r;
+
+  # regex::escape, for the filters a folder URL stands for.
+  regexMeta = stringToChars "\\.+*?()|[]{}^$#&-~";
+  escapeRegex = replaceStrings regexMeta (map (c: "\\" + c) regexMeta);
 
   # SRI, nix32 or hex; "" is Nix's own "tell me the hash" placeholder.
   validHash =
@@ -202,6 +406,18 @@ let
       throw "nix-hug: ${fn}: ${toJSON url} is a ${u.type} URL; use ${
         if u.type == "model" then "fetchModel" else "fetchDataset"
       }"
+    # The CLI turns a file or folder URL into filters; here they are written as filters, so that
+    # an expression says what it takes in one place.
+    else if u.file != null || u.folder != null then
+      throw (
+        "nix-hug: ${fn}: ${toJSON url} names a ${if u.file != null then "file" else "folder"}; write "
+        + "url = ${toJSON ((if type == "dataset" then "datasets/" else "") + u.repoId)}; filters = { ${
+          if u.file != null then
+            "files = [ ${toJSON u.file} ];"
+          else
+            "include = [ ${toJSON (escapeRegex u.folder + "/.*")} ];"
+        } }; instead"
+      )
     else if !(isString rev && match "[0-9a-f]{40}" rev != null) then
       throw (
         "nix-hug: ${fn} ${u.repoId}: rev must be a full 40-hex commit id, got ${toJSON rev}; "

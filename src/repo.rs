@@ -58,9 +58,7 @@ pub struct Repo {
 impl Repo {
     /// From the builder's `repoId`, the manifest, or the Hub's answer.
     pub fn from_id(kind: RepoType, id: &str) -> Result<Repo> {
-        if !valid_id(id) {
-            return Err(usage(format!("invalid repo id {id:?}: {ID_RULES}")));
-        }
+        check_id(id).map_err(|why| usage(format!("invalid repo id {id:?}: {why}")))?;
         Ok(Repo { kind, id: id.to_owned() })
     }
 
@@ -88,12 +86,22 @@ impl fmt::Display for Repo {
     }
 }
 
-/// What a user's URL says: the repo id, its type when the form tells it, and a ref from `/tree/<ref>`.
+/// What a user's URL says: the repo id, its type when the form tells it, a ref from `/tree/REF`,
+/// `/blob/REF` or `/resolve/REF`, and the file or folder the rest of such a URL names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoUrl {
     pub kind: Option<RepoType>,
     pub id: String,
     pub rev: Option<String>,
+    pub path: Option<RepoPath>,
+}
+
+/// A path in the repository, percent-decoded: a file (`/blob/REF/PATH`, `/resolve/REF/PATH`) or a
+/// folder (`/tree/REF/PATH`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RepoPath {
+    File(String),
+    Folder(String),
 }
 
 impl RepoUrl {
@@ -102,80 +110,149 @@ impl RepoUrl {
     }
 }
 
-const ID_RULES: &str = "expected org/name (or a legacy name such as gpt2), each made of letters, digits, '-', \
-    '_' and '.', not starting or ending with '-' or '.', without '--' or '..', at most 96 characters";
+const HOSTS: &[&str] = &["huggingface.co", "hf.co"];
 
-const HOSTS: &[&str] = &["https://huggingface.co/", "https://hf.co/"];
+/// The pages of a repository whose URL says a ref (and a path).
+const PAGES: &[&str] = &["tree", "blob", "resolve"];
 
 /// The first segments of the Hub's own pages, never a legacy repo id.
 const RESERVED: &[&str] = &["datasets", "models", "spaces"];
 
-/// Parses every URL form of DESIGN.md ("Fetching", step 1), and the single-name legacy ids in each.
+/// Parses every URL form of the README ("The CLI"), and the single-name legacy ids in each.
 pub fn parse_url(url: &str) -> Result<RepoUrl> {
-    let bad = |why: &str| {
-        usage(format!(
-            "invalid repository URL {url:?}: {why} (URL forms: org/name, hf:org/name, datasets/org/name, \
-             hf-datasets:org/name, https://huggingface.co/[datasets/]org/name[/tree/REF])"
-        ))
-    };
-    let (kind, rest, web) = if let Some(rest) = url.strip_prefix("hf-datasets:") {
-        (Some(RepoType::Dataset), rest, false)
-    } else if let Some(rest) = url.strip_prefix("hf:") {
-        (Some(RepoType::Model), rest, false)
-    } else if let Some(rest) = HOSTS.iter().find_map(|h| url.strip_prefix(h)) {
-        match rest.strip_prefix("datasets/") {
-            Some(rest) => (Some(RepoType::Dataset), rest, true),
-            None => (Some(RepoType::Model), rest, true),
-        }
-    } else if url.contains("://") {
-        return Err(bad("only https://huggingface.co and https://hf.co URLs are understood"));
-    } else if let Some(rest) = url.strip_prefix("datasets/") {
-        (Some(RepoType::Dataset), rest, false)
-    } else {
-        (None, url, false)
-    };
+    parse(url).map_err(|why| usage(why).context(format!("invalid repository URL {url:?}")))
+}
 
-    let rest = if web { rest.strip_suffix('/').unwrap_or(rest) } else { rest };
-    let segments: Vec<&str> = rest.split('/').collect();
-    // In a web URL, `/tree/REF` may follow the id; `org/tree` alone is a repo named "tree".
-    let (id, tree) = match segments[..] {
-        [.., "tree", r] if web && segments.len() > 2 => (&segments[..segments.len() - 2], Some(r)),
-        _ => (&segments[..], None),
-    };
-    if web && tree.is_none() && id.len() > 2 {
-        return Err(bad("expected /tree/REF after the repository"));
+fn parse(url: &str) -> Result<RepoUrl, String> {
+    if let Some(id) = url.strip_prefix("hf-datasets:") {
+        return id_only(Some(RepoType::Dataset), id);
     }
-    let id = id.join("/");
-    if !valid_id(&id) {
-        return Err(bad(ID_RULES));
+    if let Some(id) = url.strip_prefix("hf:") {
+        return id_only(Some(RepoType::Model), id);
     }
-    let rev = match tree {
-        Some(r) => Some(decode_ref(r).ok_or_else(|| bad("invalid ref (write a slash in it as %2F)"))?),
-        None => None,
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if !HOSTS.contains(&host) {
+            return Err("not a Hugging Face URL (expected huggingface.co or hf.co)".into());
+        }
+        if scheme != "https" {
+            return Err(format!("use https:// (not {scheme}://)"));
+        }
+        return web(&rest[host.len()..]);
+    }
+    let schemeless =
+        HOSTS.iter().find_map(|host| url.strip_prefix(host).filter(|r| r.is_empty() || r.starts_with(['/', '?', '#'])));
+    if let Some(rest) = schemeless {
+        return web(rest);
+    }
+    match url.strip_prefix("datasets/") {
+        Some(id) => id_only(Some(RepoType::Dataset), id),
+        None => id_only(None, url),
+    }
+}
+
+/// `org/name` alone, as in `hf:org/name` or `datasets/org/name`.
+fn id_only(kind: Option<RepoType>, id: &str) -> Result<RepoUrl, String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    if parts.len() > 2 && parts[1..].iter().any(|p| PAGES.contains(p)) {
+        return Err("/tree, /blob and /resolve are understood only in a huggingface.co URL".into());
+    }
+    check_id(id)?;
+    Ok(RepoUrl { kind, id: id.to_owned(), rev: None, path: None })
+}
+
+/// What follows the host of a web URL: `/[datasets/]ID[/PAGE/REF[/PATH]][/][?QUERY][#FRAGMENT]`.
+fn web(rest: &str) -> Result<RepoUrl, String> {
+    // The query and the fragment only say how the page is shown (`?library=transformers`, `#model-card`).
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let (kind, path) = match path.strip_prefix("datasets/") {
+        Some(path) => (RepoType::Dataset, path),
+        None => (RepoType::Model, path),
     };
-    Ok(RepoUrl { kind, id, rev })
+    if path.is_empty() {
+        return Err("no repository in the URL".into());
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    if segments.contains(&"") {
+        return Err("empty segment (//) in the path".into());
+    }
+    match segments[0] {
+        "spaces" if kind == RepoType::Model => return Err("spaces are not supported (only models and datasets)".into()),
+        "models" if kind == RepoType::Model => return Err(reserved("models")),
+        _ => {}
+    }
+    let split_at = |n: usize| -> Result<RepoUrl, String> {
+        let id = segments[..n].join("/");
+        check_id(&id)?;
+        let (rev, path) = page(&segments[n..])?;
+        Ok(RepoUrl { kind: Some(kind), id, rev, path })
+    };
+    // `acme/tree` is acme's repo "tree" and `acme/tree/tree/main` that repo at main, but `gpt2/tree/main`
+    // is the legacy gpt2 at main: an id of two segments when the rest reads as a page, else of one.
+    match segments.get(1) {
+        Some(second) if PAGES.contains(second) && segments.len() > 2 => split_at(2).or_else(|_| split_at(1)),
+        _ => split_at(segments.len().min(2)),
+    }
+}
+
+/// The segments after the repository: none, `tree/REF[/DIR]`, `blob/REF/FILE` or `resolve/REF/FILE`.
+fn page(segments: &[&str]) -> Result<(Option<String>, Option<RepoPath>), String> {
+    let (page, rev, path) = match segments {
+        [] => return Ok((None, None)),
+        ["tree", rev, dir @ ..] => ("tree", rev, dir),
+        [page @ ("blob" | "resolve"), rev, file @ ..] if !file.is_empty() => (*page, rev, file),
+        ["tree"] => return Err("/tree needs a ref".into()),
+        [page @ ("blob" | "resolve"), ..] => return Err(format!("/{page} needs a ref and a file")),
+        [page, ..] => {
+            return Err(format!(
+                "unexpected /{page} after the repository (expected /tree/REF[/DIR], /blob/REF/FILE or /resolve/REF/FILE)"
+            ));
+        }
+    };
+    let rev = decode_ref(rev)?;
+    let path = match path {
+        [] => None,
+        path => Some(decode_path(&path.join("/"))?),
+    };
+    Ok((Some(rev), path.map(if page == "tree" { RepoPath::Folder } else { RepoPath::File })))
 }
 
 /// `org/name` or a legacy `name`, by the Hub's repo name rules; they also keep every derived name
 /// store-safe.
-fn valid_id(id: &str) -> bool {
-    match id.split_once('/') {
-        Some((org, name)) => valid_segment(org) && valid_segment(name),
-        None => valid_segment(id) && !RESERVED.contains(&id),
+fn check_id(id: &str) -> Result<(), String> {
+    match id.split('/').collect::<Vec<_>>()[..] {
+        [""] => Err("no repository in the URL".into()),
+        ref parts if parts.contains(&"") => Err(format!("{id:?} has an empty segment")),
+        [name] if RESERVED.contains(&name) => Err(reserved(name)),
+        [name] => check_name("name", name),
+        [org, name] => check_name("owner", org).and_then(|()| check_name("name", name)),
+        _ => Err(format!("{id:?} has too many parts (expected org/name)")),
     }
 }
 
-/// The Hub's repo name rules for one segment.
-fn valid_segment(s: &str) -> bool {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    !s.is_empty()
-        && s.len() <= 96
-        && s.chars().all(ok_char)
-        && edge(s.chars().next())
-        && edge(s.chars().last())
-        && !s.contains("--")
-        && !s.contains("..")
+fn reserved(name: &str) -> String {
+    format!("{name:?} is a page of the Hub, not a repository")
+}
+
+/// The Hub's repo name rules for one segment: the first one `name` breaks.
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let why = if name.len() > 96 {
+        "is longer than 96 characters".to_owned()
+    } else if let Some(c) = name.chars().find(|&c| !allowed(c)) {
+        format!("contains {c:?} (allowed: letters, digits, '-', '_' and '.')")
+    } else if let Some(c) = name.chars().next().filter(|c| !c.is_ascii_alphanumeric()) {
+        format!("starts with {c:?}")
+    } else if let Some(c) = name.chars().last().filter(|c| !c.is_ascii_alphanumeric()) {
+        format!("ends with {c:?}")
+    } else if let Some(twice) = ["--", ".."].into_iter().find(|twice| name.contains(twice)) {
+        format!("contains {twice:?}")
+    } else {
+        return Ok(());
+    };
+    Err(format!("{what} {name:?} {why}"))
 }
 
 /// A full commit id, as the Hub and the cache layout spell it.
@@ -183,12 +260,55 @@ pub fn is_commit(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// A ref in a web URL is one path segment: `[A-Za-z0-9._+@=-]`, with `/` written `%2F` (`refs%2Fpr%2F1`).
-fn decode_ref(raw: &str) -> Option<String> {
-    let decoded = raw.replace("%2F", "/").replace("%2f", "/");
-    let plain = raw.replace("%2F", "").replace("%2f", "");
-    let ok = !decoded.is_empty() && plain.chars().all(|c| c.is_ascii_alphanumeric() || "._+@=-".contains(c));
-    ok.then_some(decoded)
+/// A ref in a web URL is one path segment, percent-decoded: `[A-Za-z0-9._+@=-]` and `/` written `%2F`
+/// (`refs%2Fpr%2F1`).
+fn decode_ref(raw: &str) -> Result<String, String> {
+    let rev = percent_decode(raw)?;
+    if rev == "refs" {
+        return Err("write the slashes of a ref as %2F (refs%2Fpr%2F1)".into());
+    }
+    if !rev.chars().all(|c| c.is_ascii_alphanumeric() || "._+@=/-".contains(c)) {
+        return Err(format!("invalid ref {rev:?} (letters, digits and ._+@=-, with a slash written as %2F)"));
+    }
+    Ok(rev)
+}
+
+/// The file or folder of a URL, percent-decoded; a path no listing can hold is refused here.
+fn decode_path(raw: &str) -> Result<String, String> {
+    let path = percent_decode(raw)?;
+    let why = match path.split('/').find(|s| matches!(*s, "" | "." | "..")) {
+        Some("") => "an empty segment",
+        Some(_) => "a '.' or '..' segment",
+        None if path.contains('\\') => "a backslash",
+        None => return Ok(path),
+    };
+    Err(format!("invalid path {path:?} ({why})"))
+}
+
+/// `%XX` escapes must spell UTF-8, and no control character may appear, raw or escaped.
+fn percent_decode(raw: &str) -> Result<String, String> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut rest = raw.as_bytes();
+    while let Some((&b, after)) = rest.split_first() {
+        rest = after;
+        if b != b'%' {
+            bytes.push(b);
+            continue;
+        }
+        match *after {
+            [hi, lo, ref after @ ..] if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+                let digit = |d: u8| (d as char).to_digit(16).unwrap_or_default() as u8;
+                bytes.push(digit(hi) << 4 | digit(lo));
+                rest = after;
+            }
+            _ => return Err(format!("invalid percent-encoding in {raw:?} (write a % as %25)")),
+        }
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) if !s.chars().any(|c| c.is_ascii_control()) => Ok(s),
+        Ok(_) => Err(format!("{raw:?} holds a control character")),
+        Err(_) => Err(format!("{raw:?} is not UTF-8 once percent-decoded")),
+    }
 }
 
 #[cfg(test)]
@@ -203,17 +323,21 @@ mod tests {
         cases: Vec<Case>,
     }
 
+    /// A URL and what it means, or `error`: why it is refused, as the Rust parser says it (the Nix side
+    /// only checks that it throws).
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Case {
         url: String,
-        #[serde(default)]
-        error: bool,
+        error: Option<String>,
         #[serde(rename = "type")]
         kind: Option<String>,
         org: Option<String>,
         repo: Option<String>,
         #[serde(rename = "ref")]
         rev: Option<String>,
+        file: Option<String>,
+        folder: Option<String>,
         name: Option<String>,
     }
 
@@ -222,8 +346,9 @@ mod tests {
         let vectors: Vectors = serde_json::from_str(include_str!("../tests/vectors/urls.json")).unwrap();
         for case in vectors.cases {
             let parsed = parse_url(&case.url);
-            if case.error {
-                assert!(parsed.is_err(), "{:?} must be refused, got {parsed:?}", case.url);
+            if let Some(why) = case.error {
+                let e = parsed.expect_err(&format!("{:?} must be refused", case.url));
+                assert_eq!(e.to_string(), format!("invalid repository URL {:?}: {why}", case.url));
                 continue;
             }
             let parsed = parsed.unwrap_or_else(|e| panic!("{:?}: {e}", case.url));
@@ -231,8 +356,14 @@ mod tests {
                 Some(org) => format!("{org}/{}", case.repo.unwrap()),
                 None => case.repo.unwrap(),
             };
-            let want = RepoUrl { kind: case.kind.map(|k| RepoType::parse(&k).unwrap()), id, rev: case.rev };
-            assert_eq!(parsed, want, "{:?}", case.url);
+            let path = match (case.file, case.folder) {
+                (Some(file), None) => Some(RepoPath::File(file)),
+                (None, Some(folder)) => Some(RepoPath::Folder(folder)),
+                (None, None) => None,
+                _ => panic!("{:?}: a file or a folder, not both", case.url),
+            };
+            let kind = case.kind.map(|k| RepoType::parse(&k).unwrap());
+            assert_eq!(parsed, RepoUrl { kind, id, rev: case.rev, path }, "{:?}", case.url);
             let name = parsed.kind.map(|k| parsed.with_kind(k).store_name(&vectors.rev));
             assert_eq!(name, case.name, "{:?}", case.url);
             if let Some(name) = &name {

@@ -174,7 +174,7 @@ fn pins_another_ref() {
     let both = env.run(&["fetch", "https://huggingface.co/acme/tiny-bert/tree/v1.0", "--ref", "v1.0"]).ok();
     assert_eq!(both.stdout, run.stdout);
     let url = "https://huggingface.co/acme/tiny-bert/tree/main";
-    env.run(&["fetch", url, "--ref", "v1.0"]).fails(2, &["--ref v1.0 and the URL's /tree/main name two refs"]);
+    env.run(&["fetch", url, "--ref", "v1.0"]).fails(2, &["--ref v1.0 and the URL's ref main name two refs"]);
 
     env.run(&["fetch", "acme/tiny-bert", "--ref", "v9"]).fails(1, &["model acme/tiny-bert", "\"v9\""]);
 }

@@ -4,7 +4,7 @@
 
 use nix_hug::filter::{Filters, check_paths, glob_to_regex, regex_to_glob};
 use nix_hug::persist::{Config, MANIFEST, Persist};
-use nix_hug::repo::{RepoType, parse_url};
+use nix_hug::repo::{RepoPath, RepoType, parse_url};
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -15,12 +15,25 @@ proptest! {
     fn urls(url in prop_oneof![
         any::<String>(),
         "(https://(huggingface|hf)\\.co/|hf:|hf-datasets:|datasets/)?[A-Za-z0-9._/%-]{0,40}(/tree/[a-z0-9%./]{0,12})?/?",
+        "((https?://)?(huggingface|hf)\\.co/)?(datasets/)?[a-z.-]{0,6}(/[a-z.-]{0,6})?\
+         (/(tree|blob|resolve|x)(/[a-z0-9%]{0,8}){0,4})?/?([?#][a-z=/?#]{0,6})?",
+        "https://hf\\.co/a/b/(tree|blob|resolve)(/(\\.|%2[eE]|%2[fF]|%5[cC]|%[0-9A-Fa-f]{0,2}|[a-z ]|\\\\|\\PC){0,3}){1,4}/?",
     ]) {
-        if let Ok(parsed) = parse_url(&url) {
-            let repo = parsed.with_kind(RepoType::Model);
-            let again = parse_url(&repo.to_string()).unwrap_or_else(|e| panic!("{url:?} -> {repo}: {e}"));
-            prop_assert_eq!(again.with_kind(RepoType::Model), repo.clone());
-            prop_assert!(repo.store_name(&"0".repeat(40)).chars().all(|c| c.is_ascii_alphanumeric() || "+-._?=".contains(c)));
+        match parse_url(&url) {
+            Ok(parsed) => {
+                let repo = parsed.with_kind(RepoType::Model);
+                let again = parse_url(&repo.to_string()).unwrap_or_else(|e| panic!("{url:?} -> {repo}: {e}"));
+                prop_assert_eq!(again.with_kind(RepoType::Model), repo.clone());
+                prop_assert!(repo.store_name(&"0".repeat(40)).chars().all(|c| c.is_ascii_alphanumeric() || "+-._?=".contains(c)));
+                if let Some(RepoPath::File(path) | RepoPath::Folder(path)) = &parsed.path {
+                    prop_assert!(check_paths([path.as_str()]).is_ok(), "{:?} -> {:?}", url, path);
+                    prop_assert!(!path.chars().any(|c| c.is_ascii_control()), "{:?} -> {:?}", url, path);
+                }
+                if let Some(rev) = &parsed.rev {
+                    prop_assert!(!rev.is_empty() && rev.chars().all(|c| c.is_ascii_graphic()), "{:?} -> {:?}", url, rev);
+                }
+            }
+            Err(e) => prop_assert_eq!(e.to_string().lines().count(), 1, "{}", e),
         }
     }
 

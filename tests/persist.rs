@@ -175,7 +175,7 @@ fn an_export_survives_garbage_collection() {
         exports[0]["filters"],
         serde_json::json!({ "files": ["config.json", "model.safetensors", "vocab.txt"] })
     );
-    assert!(env.ls_line("acme/tiny-bert").contains("  valid  "));
+    assert!(env.ls_line("acme/tiny-bert").contains("  in store  "));
 
     support::forget(&store_path);
     assert!(!valid(&store_path));
@@ -190,7 +190,7 @@ fn an_export_survives_garbage_collection() {
     assert_eq!(import.stdout, format!("{store_path}\n"));
     assert!(import.stderr.contains("nix-hug: imported acme/tiny-bert@"), "{}", import.stderr);
     assert!(valid(&store_path));
-    assert!(env.ls_line("acme/tiny-bert").contains("  valid  "));
+    assert!(env.ls_line("acme/tiny-bert").contains("  in store  "));
 
     let again = env.run(&["import", "acme/tiny-bert", "--yes", "-y", "--no-check-sigs"]).ok();
     assert_eq!(again.stdout, format!("{store_path}\n"));

@@ -251,7 +251,7 @@ mod tests {
     fn quoting() {
         assert_eq!(zsh_quote("the URL's"), r"the URL'\''s");
         assert_eq!(fish_quote(r"the URL's \d"), r"the URL\'s \\d");
-        assert!(zsh().contains(r"'*--ref=[Branch, tag, commit or refs/pr/N (default: the URL'\''s /tree/REF"));
+        assert!(zsh().contains(r"'*--ref=[Branch, tag, commit or refs/pr/N (default: the URL'\''s ref"));
     }
 
     /// Runs `program args…` with `input` on stdin; `None` when the shell is not installed, which is a

@@ -40,8 +40,11 @@ uncompressed, with the manifest nix-hug-manifest.json.";
 /// What `fetch` and `ls` share (URL forms, options, filters, environment), at their `%target%`.
 const TARGET_HELP: &str = "\
 URL is org/repo, hf:org/repo, datasets/org/repo, hf-datasets:org/repo, or a web address
-https://huggingface.co/[datasets/]org/repo[/tree/REF]. A legacy id such as gpt2 may stand for
-org/repo in each. A bare org/repo is looked up as a model first, then as a dataset.
+[https://]huggingface.co/[datasets/]org/repo (or hf.co), whose ?query and #fragment are ignored.
+A web address may go on with the ref and the files: /tree/REF; /tree/REF/DIR, the large files
+under DIR (as --include 'DIR/*'); /blob/REF/FILE or /resolve/REF/FILE (as --ref REF --file FILE).
+A legacy id such as gpt2 may stand for org/repo in each. A bare org/repo is looked up as a model
+first, then as a dataset.
 
 Options:
 %options%

@@ -11,6 +11,7 @@ mod help;
 
 use crate::error::{Error, Result, usage};
 use crate::filter::{Filters, glob_to_regex};
+use crate::repo::{RepoPath, RepoUrl, parse_url};
 use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, find_flag, top_level_commands, visible_commands};
 use help::{help, version};
 use std::ffi::OsString;
@@ -49,13 +50,14 @@ pub enum Action {
 /// A repository at a ref, and the files chosen in it: what `fetch` and `ls` both start from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Target {
-    pub url: String,
-    /// `--ref`; the URL's `/tree/REF` and then `main` apply when it is absent.
+    pub url: RepoUrl,
+    /// `--ref`; the URL's ref and then `main` apply when it is absent.
     pub rev: Option<String>,
-    /// Regexes, already converted from the globs given.
+    /// Regexes, already converted from the globs given; a file or folder URL is among them.
     pub filters: Filters,
-    /// The `--include` globs as typed, for messages about them.
-    pub include_globs: Vec<String>,
+    /// Each include regex with what it was given as (`--include "*.bin"`, the URL's folder), for
+    /// messages about it.
+    pub includes: Vec<(String, String)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -272,7 +274,18 @@ fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
     }
     match (url, args.all) {
         (Some(url), false) => {
-            one_ref(&url, args.rev.as_deref())?;
+            let parsed = parse_url(&url)?;
+            if let Some(path) = parsed.path {
+                let (what, path) = match path {
+                    RepoPath::File(file) => ("file", file),
+                    RepoPath::Folder(dir) => ("folder", dir),
+                };
+                return Err(usage(format!(
+                    "import: the URL names a {what} ({path:?}), but import puts back whole exports; give the \
+                     repository's URL"
+                )));
+            }
+            one_ref(&parsed, args.rev.as_deref())?;
             Ok(ImportArgs::Url { url, rev: args.rev })
         }
         (None, true) if args.rev.is_none() => Ok(ImportArgs::All),
@@ -284,12 +297,11 @@ fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
     }
 }
 
-/// `--ref` and a URL's `/tree/REF` that name different refs: which one was meant is not ours to guess.
-fn one_ref(url: &str, rev: Option<&str>) -> Result<()> {
-    let in_url = crate::repo::parse_url(url).ok().and_then(|u| u.rev);
-    match (rev, in_url) {
+/// `--ref` and a URL's ref (`/tree/REF`, `/blob/REF`…) that differ: which one was meant is not ours to guess.
+fn one_ref(url: &RepoUrl, rev: Option<&str>) -> Result<()> {
+    match (rev, &url.rev) {
         (Some(rev), Some(in_url)) if rev != in_url => {
-            Err(usage(format!("--ref {rev} and the URL's /tree/{in_url} name two refs; give one")))
+            Err(usage(format!("--ref {rev} and the URL's ref {in_url} name two refs; give one")))
         }
         _ => Ok(()),
     }
@@ -315,17 +327,38 @@ fn one_url(command: &Command, positional: Vec<String>) -> Result<String> {
 
 /// The one URL and the filters of `fetch`, `ls` and `export`, checked across flags.
 fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Target> {
-    let url = one_url(command, positional)?;
-    if !args.files.is_empty() && (!args.include.is_empty() || !args.exclude.is_empty()) {
-        return Err(usage("--file takes exactly the files named and cannot be combined with --include or --exclude"));
+    let url = parse_url(&one_url(command, positional)?)?;
+    let mut includes = (args.include.iter())
+        .map(|glob| Ok((format!("--include {glob:?}"), glob_to_regex(glob)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let file_flags = !args.files.is_empty();
+    let mut files = args.files;
+    match &url.path {
+        Some(RepoPath::Folder(dir)) if !includes.is_empty() || file_flags => {
+            return Err(usage(format!(
+                "the URL's folder {dir:?} already chooses the files; it does not go with --include or --file"
+            )));
+        }
+        // What --include 'DIR/*' gives, but literal: a folder may be named like a glob.
+        Some(RepoPath::Folder(dir)) => {
+            includes.push((format!("the URL's folder {dir:?}"), format!("{}/.*", regex::escape(dir))))
+        }
+        Some(RepoPath::File(file)) => files.push(file.clone()),
+        None => {}
+    }
+    if !files.is_empty() && (!includes.is_empty() || !args.exclude.is_empty()) {
+        let what = if file_flags { "--file" } else { "a /blob or /resolve URL" };
+        return Err(usage(format!(
+            "{what} takes exactly the files named and cannot be combined with --include or --exclude"
+        )));
     }
     one_ref(&url, args.rev.as_deref())?;
-    let regexes = |globs: &[String]| globs.iter().map(|g| glob_to_regex(g)).collect::<Result<Vec<_>>>();
-    let filters = Filters { include: regexes(&args.include)?, exclude: regexes(&args.exclude)?, files: args.files };
-    let mut include_globs = args.include;
-    include_globs.sort();
-    include_globs.dedup();
-    Ok(Target { url, rev: args.rev, filters: filters.canonical(), include_globs })
+    includes.sort();
+    includes.dedup();
+    let exclude = args.exclude.iter().map(|g| glob_to_regex(g)).collect::<Result<Vec<_>>>()?;
+    let include = includes.iter().map(|(_, re)| re.clone()).collect();
+    let filters = Filters { include, exclude, files };
+    Ok(Target { url, rev: args.rev, filters: filters.canonical(), includes })
 }
 
 fn lexopt_error(e: lexopt::Error) -> Error {
@@ -363,8 +396,10 @@ mod tests {
 
     /// The target of `url` at `rev` with these filters, given as `--include include_globs…` (and more).
     fn target(url: &str, rev: Option<&str>, filters: Filters, include_globs: &[&str]) -> Target {
-        let include_globs = include_globs.iter().map(|g| g.to_string()).collect();
-        Target { url: url.into(), rev: rev.map(Into::into), filters, include_globs }
+        let includes = (include_globs.iter().zip(&filters.include))
+            .map(|(glob, re)| (format!("--include {glob:?}"), re.clone()))
+            .collect();
+        Target { url: parse_url(url).unwrap(), rev: rev.map(Into::into), filters, includes }
     }
 
     #[test]
@@ -400,7 +435,7 @@ mod tests {
         let url = "https://huggingface.co/x/y/tree/v1";
         assert_eq!(fetch(&["fetch", url, "--ref", "v1"]).target.rev.as_deref(), Some("v1"), "the same ref twice");
         let conflict = parse_str(&["fetch", url, "--ref", "v2"]).unwrap_err().to_string();
-        assert_eq!(conflict, "--ref v2 and the URL's /tree/v1 name two refs; give one");
+        assert_eq!(conflict, "--ref v2 and the URL's ref v1 name two refs; give one");
         let plain = FetchArgs {
             target: target("x/y", None, Filters::default(), &[]),
             output: Output::Expression,
@@ -452,6 +487,61 @@ mod tests {
             action(&["ls", "x/y", "--include", "*.json", "--include", "*.bin", "--include", "*.json"]),
             Action::Ls(LsArgs { target: target("x/y", None, both, &["*.bin", "*.json"]), json: false }),
             "filters in any order, and repeated, are one choice"
+        );
+    }
+
+    #[test]
+    fn file_and_folder_urls_are_filters() {
+        let web = "https://huggingface.co/acme/bert";
+        let file = fetch(&["fetch", &format!("{web}/blob/v1/onnx/model%20a.onnx")]).target;
+        assert_eq!(file.filters, Filters { files: vec!["onnx/model a.onnx".into()], ..Default::default() });
+        assert_eq!((file.rev, file.url.rev.as_deref()), (None, Some("v1")), "the URL's ref applies");
+        let union = fetch(&["fetch", &format!("{web}/resolve/v1/b.json?download=true"), "--file", "a.json"]);
+        assert_eq!(union.target.filters.files, vec!["a.json", "b.json"]);
+        assert_eq!(
+            fetch(&["fetch", &format!("{web}/blob/v1/a.json"), "--ref", "v1"]).target.rev.as_deref(),
+            Some("v1")
+        );
+
+        let folder = fetch(&["fetch", &format!("{web}/tree/main/onnx/fp16+x"), "--exclude", "*.bin"]).target;
+        let want =
+            Filters { include: vec![r"onnx/fp16\+x/.*".into()], exclude: vec![r".*\.bin".into()], files: vec![] };
+        assert_eq!(folder.filters, want, "the folder is literal, as --include 'onnx/fp16+x/*' would be");
+        assert_eq!(
+            folder.includes,
+            vec![(r#"the URL's folder "onnx/fp16+x""#.to_owned(), r"onnx/fp16\+x/.*".to_owned())]
+        );
+        let ls = match action(&["ls", &format!("{web}/tree/main/onnx")]) {
+            Action::Ls(ls) => ls.target.filters,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(ls.include, vec!["onnx/.*"]);
+
+        let said = |args: &[&str]| usage_error(args);
+        let folder = format!("{web}/tree/main/onnx");
+        let refused = r#"the URL's folder "onnx" already chooses the files; it does not go with --include or --file"#;
+        assert_eq!(said(&["fetch", &folder, "--include", "*.onnx"]), refused);
+        assert_eq!(said(&["ls", &folder, "--file", "onnx/model.onnx"]), refused);
+        let blob = format!("{web}/blob/main/a.json");
+        assert_eq!(
+            said(&["fetch", &blob, "--include", "*.bin"]),
+            "a /blob or /resolve URL takes exactly the files named and cannot be combined with --include or --exclude"
+        );
+        assert!(said(&["fetch", &blob, "--exclude", "*.bin"]).starts_with("a /blob or /resolve URL takes exactly"));
+        assert!(said(&["fetch", &blob, "--file", "b", "--include", "*.bin"]).starts_with("--file takes exactly"));
+        assert_eq!(said(&["fetch", &blob, "--ref", "v2"]), "--ref v2 and the URL's ref main name two refs; give one");
+        assert_eq!(said(&["ls", &folder, "--ref", "v2"]), "--ref v2 and the URL's ref main name two refs; give one");
+        assert_eq!(
+            said(&["import", &blob]),
+            r#"import: the URL names a file ("a.json"), but import puts back whole exports; give the repository's URL"#
+        );
+        assert_eq!(
+            said(&["import", &format!("{web}/tree/v1"), "--ref", "v2"]),
+            "--ref v2 and the URL's ref v1 name two refs; give one"
+        );
+        assert_eq!(
+            said(&["fetch", "https://github.com/acme/bert"]),
+            r#"invalid repository URL "https://github.com/acme/bert": not a Hugging Face URL (expected huggingface.co or hf.co)"#
         );
     }
 

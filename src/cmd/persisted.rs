@@ -32,7 +32,7 @@ pub fn export(persist: &Persist, result: &FetchResult, target: &Target) -> Resul
         repo_id: result.repo.to_string(),
         kind: result.repo.kind.as_str().to_owned(),
         rev: result.rev.clone(),
-        refs: repo::parse_url(&target.url).ok().and_then(|url| ref_name(target, &url)).into_iter().collect(),
+        refs: ref_name(target, &target.url).into_iter().collect(),
         filters: result.filters.clone(),
         file_tree_hash: result.file_tree_hash.clone(),
         store_path: store_path.to_owned(),
@@ -66,14 +66,14 @@ fn ref_name(target: &Target, url: &RepoUrl) -> Option<String> {
 /// answers; only a commit, or a ref when the Hub cannot be reached, is looked up in the manifest alone.
 pub fn fetch(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
     let persist = open(config)?;
-    let url = repo::parse_url(&args.target.url)?;
+    let url = &args.target.url;
     let entries = persist.entries()?;
     let dir = persist.dir().display();
     let filters = &args.target.filters;
-    let (exported, resolved) = match ref_name(&args.target, &url) {
+    let (exported, resolved) = match ref_name(&args.target, url) {
         None => {
-            let commit = resolve::asked_ref(&args.target, &url).to_ascii_lowercase();
-            (persist::exported_at(&entries, &url, &commit, filters), None)
+            let commit = resolve::asked_ref(&args.target, url).to_ascii_lowercase();
+            (persist::exported_at(&entries, url, &commit, filters), None)
         }
         Some(name) => match resolve::commit(&args.target) {
             Ok(resolved) => {
@@ -81,7 +81,7 @@ pub fn fetch(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
                 (persist::exported_at(&entries, &url, &resolved.commit, filters), Some(resolved))
             }
             Err(e) if e.kind() == Kind::Network => {
-                let entry = persist::exported_as(&entries, &url, &name, filters).ok_or(e)?;
+                let entry = persist::exported_as(&entries, url, &name, filters).ok_or(e)?;
                 warn!(
                     "the Hub cannot be reached: using {}, exported to {dir} as {name}, without knowing where {name} \
                      points now",

@@ -11,10 +11,10 @@ here. The user is told the new id, to pin it instead if they like.
 
 use crate::cli::Target;
 use crate::error::{Error, Kind, Result};
-use crate::filter::{self, Filters};
+use crate::filter::Filters;
 use crate::hub::{self, GitRef, Hub, Refs, Revision, Token};
 use crate::pipeline::{self, Plan};
-use crate::repo::{self, Repo, RepoType, RepoUrl};
+use crate::repo::{Repo, RepoType, RepoUrl};
 use crate::{info, warn};
 
 /// A repository at a commit, and the Hub client that found it.
@@ -31,11 +31,11 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
 
 /// The commit `target`'s ref points at on the Hub, said on stderr.
 pub fn commit(target: &Target) -> Result<Resolved> {
-    let url = repo::parse_url(&target.url)?;
+    let url = &target.url;
     let hub = hub_from_env()?;
-    let rev = asked_ref(target, &url);
+    let rev = asked_ref(target, url);
 
-    let (repo, revision) = resolve(&hub, &url, rev)?;
+    let (repo, revision) = resolve(&hub, url, rev)?;
     let (kind, commit) = (repo.kind.as_str(), revision.commit);
     if rev == commit {
         info!("pinned to commit {commit} ({kind} {repo})");
@@ -67,20 +67,20 @@ pub fn asked_ref<'a>(target: &'a Target, url: &'a RepoUrl) -> &'a str {
 pub fn plan_at(resolved: Resolved, target: &Target) -> Result<(Hub, Plan)> {
     let Resolved { hub, repo, commit } = resolved;
     let plan = pipeline::plan(&hub, &repo, &commit, &target.filters)?;
-    check_includes(&plan, &target.include_globs)?;
+    check_includes(&plan, &target.includes)?;
     if !target.filters.include.is_empty() && !plan.files.iter().any(|e| e.lfs.is_some()) {
         warn!("the filters take no large (LFS) file: --exclude leaves out every one --include takes");
     }
     Ok((hub, plan))
 }
 
-/// An `--include` that takes no large file is most likely a typo, and would pin the repo without its
-/// weights: an error that lists what there is to take.
-fn check_includes(plan: &Plan, globs: &[String]) -> Result<()> {
+/// An `--include` (or a folder URL) that takes no large file is most likely a typo, and would pin the
+/// repo without its weights: an error that lists what there is to take.
+fn check_includes(plan: &Plan, includes: &[(String, String)]) -> Result<()> {
     let large: Vec<&str> =
         plan.files.iter().chain(&plan.skipped).filter(|e| e.lfs.is_some()).map(|e| e.path.as_str()).collect();
-    for glob in globs {
-        let selector = Filters { include: vec![filter::glob_to_regex(glob)?], ..Filters::default() }.compile()?;
+    for (given, regex) in includes {
+        let selector = Filters { include: vec![regex.clone()], ..Filters::default() }.compile()?;
         if large.iter().any(|path| selector.takes(path, true)) {
             continue;
         }
@@ -89,10 +89,7 @@ fn check_includes(plan: &Plan, globs: &[String]) -> Result<()> {
             n if n <= 10 => format!("its large files: {}", large.join(", ")),
             n => format!("its large files: {}, and {} more (see `nix-hug ls`)", large[..10].join(", "), n - 10),
         };
-        return Err(Error::new(
-            Kind::NotFound,
-            format!("--include {glob:?} matches no large file of {}; {there}", plan.label()),
-        ));
+        return Err(Error::new(Kind::NotFound, format!("{given} matches no large file of {}; {there}", plan.label())));
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ it is the user's CLI. Both run the same `pipeline`:
 
 so the hash the CLI prints is the one the sandbox produces. The CLI around it: `cli` (argv, help,
 completions), `cmd` (one file per command, the only writer of stdout), `nix` (the Nix commands it runs),
-`render` (the expression and the JSON it prints), `msg` and `progress` (stderr), `interrupt` (Ctrl-C).
+`render` (the expression and the JSON it prints), `msg` and `progress` (stderr), `tempdir` (temporary folders, removed even on Ctrl-C).
 */
 
 pub mod builder;
@@ -20,7 +20,6 @@ pub mod download;
 pub mod error;
 pub mod filter;
 pub mod hub;
-pub mod interrupt;
 pub mod layout;
 pub mod local;
 pub mod msg;
@@ -32,4 +31,5 @@ pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod retry;
+pub mod tempdir;
 pub mod tls;

@@ -6,7 +6,7 @@ same way.
 */
 
 use super::resolve::{self, Resolved};
-use super::{TempDir, persisted, print};
+use super::{persisted, print};
 use crate::cli::{FetchArgs, Output};
 use crate::download::{Event, Options};
 use crate::error::Context;
@@ -17,6 +17,7 @@ use crate::persist::Config;
 use crate::pipeline::Plan;
 use crate::progress::Progress;
 use crate::render::{self, FetchResult, RepoFields, human_size};
+use crate::tempdir::TempDir;
 use crate::{debug, info, layout, local, nar, nix, persist, pipeline, warn};
 use serde::Serialize;
 use std::path::Path;

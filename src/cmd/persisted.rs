@@ -4,12 +4,13 @@ manifest, `import` copies outputs back into the store, and `fetch` with auto-per
 own. Every `nix copy` goes through `nix.rs`; the manifest and the cache layout are `persist.rs`.
 */
 
-use super::{TempDir, fetch, resolve};
+use super::{fetch, resolve};
 use crate::cli::{FetchArgs, Target};
 use crate::error::{Context, Error, Kind, Result};
 use crate::persist::{self, Config, Entry, Persist};
 use crate::render::FetchResult;
 use crate::repo::{self, Repo, RepoType, RepoUrl};
+use crate::tempdir::TempDir;
 use crate::{info, nix, warn};
 
 /// The configured persist directory, made absolute: a `file://` URL needs it so.

@@ -1,11 +1,13 @@
 /*!
-Ctrl-C (SIGINT) and SIGTERM in the middle of a command: the temporary folders it made (which can hold
-gigabytes of a download) are removed, the progress line is cleared, and the process exits at once with
-130 or 143, as shells report those signals. Folders that a run could not remove itself (killed with -9,
-a power loss) are removed by the next run that makes one, once their process is gone.
+The temporary folders of a run (which can hold gigabytes of a download), and everything that removes
+them: dropping one, whether the command succeeded or not; Ctrl-C (SIGINT) or SIGTERM, after which the
+progress line is cleared and the process exits at once with 130 or 143, as shells report those
+signals; and, for a run that could not remove its own (killed with -9, a power loss), the next run that
+makes one, once that run's process is gone.
 */
 
-use crate::msg;
+use crate::error::{Error, Result};
+use crate::{info, msg, warn};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,7 +16,7 @@ use std::sync::Mutex;
 static FOLDERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Waits for the signals on a thread of its own, for the rest of the run.
-pub fn handle() -> io::Result<()> {
+pub fn handle_signals() -> io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::spawn(move || {
@@ -33,11 +35,11 @@ pub fn handle() -> io::Result<()> {
 }
 
 /// `dir` is removed if a signal ends the run before `keep_on_interrupt(dir)`.
-pub fn remove_on_interrupt(dir: &Path) {
+fn remove_on_interrupt(dir: &Path) {
     FOLDERS.lock().unwrap_or_else(|e| e.into_inner()).push(dir.to_owned());
 }
 
-pub fn keep_on_interrupt(dir: &Path) {
+fn keep_on_interrupt(dir: &Path) {
     FOLDERS.lock().unwrap_or_else(|e| e.into_inner()).retain(|d| d != dir);
 }
 
@@ -72,6 +74,43 @@ pub fn remove_left_behind(base: &Path, prefix: &str) -> Vec<PathBuf> {
         }
     }
     removed
+}
+
+/// A fresh folder under the system's temporary folder (`TMPDIR`), only for us (0700), removed with
+/// everything in it when dropped, whether the command succeeded or not, or when Ctrl-C ends the run.
+pub struct TempDir(PathBuf);
+
+const TEMP_PREFIX: &str = "nix-hug-";
+
+impl TempDir {
+    pub fn new() -> Result<TempDir> {
+        // Absolute, so the folder can be named in a file:// URL even when TMPDIR is relative.
+        let base = std::path::absolute(std::env::temp_dir())?;
+        for dir in remove_left_behind(&base, TEMP_PREFIX) {
+            info!("removed {}, left behind by a run that was killed", dir.display());
+        }
+        // The pid in the name is how a later run tells a folder whose process is gone.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&base)
+            .map_err(|e| Error::from(e).context(format!("creating a folder in {}", base.display())))?
+            .keep();
+        remove_on_interrupt(&dir);
+        Ok(TempDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            warn!("could not remove the temporary folder {}: {e}", self.0.display());
+        }
+        keep_on_interrupt(&self.0);
+    }
 }
 
 #[cfg(test)]

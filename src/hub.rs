@@ -519,4 +519,58 @@ mod tests {
         assert_eq!(rate_limit_reset("\"api\";r=0"), None);
         assert_eq!(rate_limit_reset("\"api\";r=0;t=soon"), None);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        /// Any header value a server may send: `Some` or `None`, never a panic; a next link it finds
+        /// comes out of the header, without its angle brackets.
+        #[test]
+        fn link_headers(values in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            r#"(<[a-z:/?=&.,;<>0-9 ]{0,24}>? ?(; ?(rel=("?)(next|prev|first)("?)|[a-z]{0,4}=?[a-z"]{0,4}))* ?,? ?){0,3}"#,
+        ], 0..3)) {
+            let mut headers = HeaderMap::new();
+            for value in &values {
+                if let Ok(value) = value.parse() {
+                    headers.append("link", value);
+                }
+            }
+            if let Some(url) = next_link(&headers) {
+                proptest::prop_assert!(values.iter().any(|v| v.contains(url.as_str())), "{url:?} from {values:?}");
+                proptest::prop_assert!(!url.starts_with('<') && !url.ends_with('>'), "{url:?}");
+            }
+        }
+
+        /// A well-formed next link is found, whatever else the header holds.
+        #[test]
+        fn next_links_are_found(
+            url in "https?://[a-z0-9.]{1,12}(:[0-9]{1,5})?/[a-zA-Z0-9/?=&%._-]{0,30}",
+            before in r#"(<[a-z:/]{0,10}>; rel="(prev|first)", ){0,2}"#,
+            quoted in proptest::prelude::any::<bool>(),
+        ) {
+            let rel = if quoted { r#"rel="next""# } else { "rel=next" };
+            let mut headers = HeaderMap::new();
+            headers.insert("link", format!("{before}<{url}>; {rel}").parse().unwrap());
+            proptest::prop_assert_eq!(next_link(&headers), Some(url));
+        }
+
+        /// Any `RateLimit` value: `Some` or `None`, never a panic; `t=N` is N seconds.
+        #[test]
+        fn rate_limit_values(value in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            r#"("api"|"[a-z]{0,5}")?(; ?[rtq]=[0-9a-z+-]{0,22})*"#,
+        ]) {
+            if let Some(reset) = rate_limit_reset(&value) {
+                let t = value.split(';').find_map(|p| p.trim().strip_prefix("t=")?.parse::<u64>().ok());
+                proptest::prop_assert_eq!(Some(reset.as_secs()), t);
+            }
+        }
+
+        #[test]
+        fn rate_limit_resets_are_read(policy in "\"[a-z]{1,8}\"", r in 0u64..100_000, t in proptest::prelude::any::<u64>()) {
+            let value = format!("{policy};r={r};t={t}");
+            proptest::prop_assert_eq!(rate_limit_reset(&value), Some(Duration::from_secs(t)));
+        }
+    }
 }

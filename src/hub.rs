@@ -232,16 +232,25 @@ impl Hub {
 
     /// A GET (optionally ranged) that follows redirects itself so the token only goes to the endpoint.
     /// Returns the final URL with the response, so a caller can send further ranges straight there.
+    /// A redirect back to a URL of the same chain ends it at once: that is a loop.
     pub fn get(&self, url: &str, range: Option<(u64, Option<u64>)>) -> Result<(String, Response<ureq::Body>)> {
-        let mut url = url.to_owned();
-        for _ in 0..MAX_REDIRECTS {
-            let resp = self.send("GET", &url, range)?;
-            match location(&resp) {
-                Some(loc) => url = self.absolute(&url, &loc),
-                None => return Ok((url, resp)),
+        let mut chain = vec![url.to_owned()];
+        while chain.len() <= MAX_REDIRECTS {
+            let here = chain.last().unwrap();
+            let resp = self.send("GET", here, range)?;
+            let Some(loc) = location(&resp) else { return Ok((chain.pop().unwrap(), resp)) };
+            let next = self.absolute(here, &loc);
+            if chain.contains(&next) {
+                let msg = if next == *here {
+                    format!("{} redirects to itself", redact(here))
+                } else {
+                    format!("{} redirects back to {}: a redirect loop", redact(here), redact(&next))
+                };
+                return Err(Error::new(Kind::Network, msg));
             }
+            chain.push(next);
         }
-        Err(Error::new(Kind::Network, format!("too many redirects from {}", redact(&url))))
+        Err(Error::new(Kind::Network, format!("more than {MAX_REDIRECTS} redirects from {}", redact(url))))
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str, repo: &Repo) -> Result<T> {

@@ -2,7 +2,7 @@
 //! and what the Hub answers instead.
 
 use super::http::{Body, BodyFault, Response};
-use super::{Fault, Mode, QUOTA, Role, State, WINDOW_SECS, fake_sha};
+use super::{Fault, Mode, QUOTA, Redirect, Role, State, WINDOW_SECS, fake_sha};
 use std::time::{Duration, Instant};
 
 impl State {
@@ -52,6 +52,22 @@ impl State {
         }
     }
 
+    /// The answer to a request a `Redirect` fault matches, if any.
+    pub(super) fn redirect(&self, role: Role, names: &[String], target: &str) -> Option<Response<'static>> {
+        let faults = self.faults.lock().unwrap();
+        let to = faults.iter().find_map(|f| match f {
+            Fault::Redirect { path, to } if matches(names, path) => Some(*to),
+            _ => None,
+        })?;
+        let (here, there) = if role == Role::Api { (&self.endpoint, &self.cdn) } else { (&self.cdn, &self.endpoint) };
+        let location = match to {
+            Redirect::Itself => format!("{here}{target}"),
+            Redirect::OtherHost => format!("{there}{target}"),
+            Redirect::Onward => format!("{here}{target}{}hop", if target.contains('?') { '&' } else { '?' }),
+        };
+        Some(Response::redirect(302, location))
+    }
+
     pub(super) fn take_status_fault(&self, names: &[String]) -> Option<Response<'static>> {
         let mut faults = self.faults.lock().unwrap();
         let i = faults.iter().position(|f| match f {
@@ -73,7 +89,9 @@ impl State {
             | Fault::CorruptByte { path }
             | Fault::CorruptAlways { path }
             | Fault::Stall { path } => matches(names, path),
-            Fault::Status { .. } | Fault::RateLimit { .. } | Fault::ExpireCdnUrls { .. } => false,
+            Fault::Status { .. } | Fault::RateLimit { .. } | Fault::ExpireCdnUrls { .. } | Fault::Redirect { .. } => {
+                false
+            }
         })?;
         Some(match &faults[i] {
             Fault::CorruptAlways { .. } => BodyFault::Corrupt,

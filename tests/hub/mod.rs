@@ -136,6 +136,19 @@ pub enum Fault {
     /// Real-Hub mode: once the CDN has answered a request matching `path`, the signed URLs handed
     /// out so far expire (later ones are fine), as they do on the real CDN during a long download.
     ExpireCdnUrls { path: String },
+    /// On every matching request (never consumed), on either host: a 302, to where `to` says.
+    Redirect { path: String, to: Redirect },
+}
+
+/// Where a `Redirect` fault sends a request for `/p?q`.
+#[derive(Clone, Copy, Debug)]
+pub enum Redirect {
+    /// To `/p?q` on the same host: a loop of one.
+    Itself,
+    /// To `/p?q` on the other host, which sends it back: A→B→A.
+    OtherHost,
+    /// To `/p?q&hop` on the same host: a new URL every time, an endless chain without a loop.
+    Onward,
 }
 
 impl Kind {
@@ -530,6 +543,8 @@ fn respond<'a>(state: &'a State, role: Role, head: &Head) -> (Response<'a>, Opti
     };
     let response = if let Some(limited) = state.rate_limited(role, &names) {
         limited
+    } else if let Some(redirect) = state.redirect(role, &names, &head.target) {
+        redirect
     } else if let Some(status) = state.take_status_fault(&names) {
         status
     } else if head.method != "GET" && head.method != "HEAD" {

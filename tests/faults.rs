@@ -1,0 +1,96 @@
+//! The fault matrix: `nix-hug` against a loopback Hub that misbehaves. Each run ends in success or in
+//! one clear error line; never a hang, never a partial output on stdout, never a `nix-hug-*` folder
+//! left in TMPDIR, never the token on stderr or sent to the CDN. Without Nix unless the test says so.
+
+mod hub;
+mod support;
+
+use hub::{Fault, Hub, Mode, Redirect, fixtures};
+use std::path::Path;
+use std::process::Output;
+
+/// Valid on every fixture repo, in both modes: it must reach the Hub and nothing else.
+const TOKEN: &str = "hf_testtoken";
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+}
+
+impl Run {
+    /// Exit code 1, nothing on stdout, and exactly one error line (the last line of stderr, after any
+    /// warnings about retries), which contains every one of `words`. Returns that line.
+    fn fails(&self, words: &[&str]) -> String {
+        assert_eq!(self.code, Some(1), "stderr:\n{}", self.stderr);
+        assert_eq!(self.stdout, "", "nothing on stdout");
+        let errors: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("nix-hug: error: ")).collect();
+        assert_eq!(errors.len(), 1, "one error line:\n{}", self.stderr);
+        assert_eq!(self.stderr.lines().last(), Some(errors[0]), "the error comes last:\n{}", self.stderr);
+        for w in words {
+            assert!(errors[0].to_lowercase().contains(&w.to_lowercase()), "{:?} should contain {w:?}", errors[0]);
+        }
+        errors[0].to_owned()
+    }
+}
+
+/// `nix-hug ARGS` with the token set and TMPDIR (and HOME) in `dir`, without Nix.
+fn nix_hug(hub: &Hub, dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = support::nix_hug_without_nix(&hub.endpoint(), dir);
+    cmd.env("HF_TOKEN", TOKEN).args(args).output().expect("running nix-hug").into()
+}
+
+/// What every run must leave: no `nix-hug-*` folder in TMPDIR, the token nowhere but on requests to the
+/// Hub host.
+fn assert_clean(hub: &Hub, run: &Run, tmp: &Path) {
+    let left: Vec<String> = std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("nix-hug-"))
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    assert!(!run.stderr.contains(TOKEN) && !run.stdout.contains(TOKEN), "the token was printed:\n{}", run.stderr);
+    let cdn = hub.cdn();
+    let to_cdn: Vec<_> = hub.requests().into_iter().filter(|r| cdn.ends_with(&r.host)).collect();
+    assert!(to_cdn.iter().all(|r| r.authorization.is_none()), "the token went to the CDN: {to_cdn:?}");
+}
+
+/// Requests for `path` (the repo path of a file), on either host.
+fn requests_for(hub: &Hub, path: &str) -> usize {
+    hub.requests().iter().filter(|r| r.target.split('?').next().unwrap().ends_with(&format!("/{path}"))).count()
+}
+
+/// A resolve URL that redirects to itself, or to the CDN which sends it back, or on and on to new URLs:
+/// the run ends naming the file, after a bounded number of requests, and the token never follows a
+/// redirect to the CDN.
+#[test]
+fn a_redirect_loop_is_one_error_naming_the_file() {
+    for mode in Mode::ALL {
+        for to in [Redirect::Itself, Redirect::OtherHost, Redirect::Onward] {
+            let hub = Hub::start_in(mode, fixtures::all());
+            let tmp = tempfile::tempdir().unwrap();
+            hub.inject(Fault::Redirect { path: "model.safetensors".into(), to });
+            let run = nix_hug(&hub, tmp.path(), &["fetch", "acme/tiny-bert"]);
+            let (words, most) = match to {
+                Redirect::Itself => (["/model.safetensors", "redirects to itself"], 1),
+                Redirect::OtherHost => (["redirects back to", "a redirect loop"], 2),
+                Redirect::Onward => (["more than 10 redirects from", "/model.safetensors"], 11),
+            };
+            let line = run.fails(&[&["acme/tiny-bert@", ": model.safetensors: "][..], &words].concat());
+            assert!(!line.contains('?'), "no query of a redirect in the message: {line}");
+            let hops = requests_for(&hub, "model.safetensors");
+            assert!(hops <= most, "{mode:?}, {to:?}: {hops} requests");
+            assert_clean(&hub, &run, tmp.path());
+        }
+    }
+}

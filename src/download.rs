@@ -184,7 +184,13 @@ fn run_task(
             verified?;
         }
         Some((start, end)) => {
-            fetch_range(hub, file, start, end, buf, progress)?;
+            if let Err(e) = fetch_range(hub, file, start, end, buf, progress) {
+                if e.kind() != Kind::Integrity {
+                    return Err(e);
+                }
+                warn!("{}: {e}; downloading bytes {start}-{end} once more", job.name);
+                fetch_range(hub, file, start, end, buf, progress)?;
+            }
             if file.ranges_left.fetch_sub(1, Ordering::AcqRel) != 1 {
                 return Ok(());
             }
@@ -213,6 +219,7 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
         let range = (written > 0).then_some((written, None));
         let (url, resp) = hub.get(&job.url, range)?;
         check(&resp, &url)?;
+        check_size(&resp, job.size)?;
         match (range, resp.status().as_u16()) {
             (Some((start, _)), 206) => check_content_range(&resp, start, &url)?,
             (Some(_), _) => {
@@ -288,6 +295,7 @@ fn fetch_range(
             return Err(Error::new(Kind::Network, format!("{} ignored a Range request", redact(&final_url))));
         }
         check_content_range(&resp, pos, &final_url)?;
+        check_size(&resp, file.job.size)?;
         *file.final_url.lock().unwrap() = Some(final_url.clone());
         out.seek(SeekFrom::Start(pos))?;
         let mut body = resp.into_body().into_reader();
@@ -313,6 +321,23 @@ fn check_content_range(resp: &ureq::http::Response<ureq::Body>, start: u64, url:
             Kind::Network,
             format!("{} answered Content-Range {got:?} for a range starting at {start}", redact(url)),
         ))
+    }
+}
+
+/// Refuses an answer whose size contradicts the listing's: a whole file (200) of another length, or a
+/// range (206) of a file of another size. That is a corrupt download, as content that fails its hash
+/// is, found before a byte of it is kept.
+fn check_size(resp: &ureq::http::Response<ureq::Body>, size: u64) -> Result<()> {
+    let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+    let (served, what) = match resp.status().as_u16() {
+        206 => (header("content-range").and_then(|r| r.rsplit_once('/')).map(|(_, total)| total), "server's copy has"),
+        _ => (header("content-length"), "server sends"),
+    };
+    match served.and_then(|n| n.trim().parse::<u64>().ok()) {
+        Some(served) if served != size => {
+            Err(integrity(format!("corrupt download: expected {size} bytes, as listed, but the {what} {served}")))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -29,6 +29,11 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
+        self
+    }
+
     /// Exit code 1, nothing on stdout, and exactly one error line (the last line of stderr, after any
     /// warnings about retries), which contains every one of `words`. Returns that line.
     fn fails(&self, words: &[&str]) -> String {
@@ -93,4 +98,63 @@ fn a_redirect_loop_is_one_error_naming_the_file() {
             assert_clean(&hub, &run, tmp.path());
         }
     }
+}
+
+/// The content of `path` at acme/tiny-bert's main commit.
+fn content_of(path: &str) -> Vec<u8> {
+    let fixture = fixtures::tiny_bert();
+    fixture.commits[1].files.iter().find(|f| f.path == path).unwrap().content.read()
+}
+
+fn size_of(path: &str) -> u64 {
+    content_of(path).len() as u64
+}
+
+/// Successful GETs of acme/tiny-bert's `path` (on the CDN, of its content): the attempts that got it.
+fn downloads_of(hub: &Hub, path: &str) -> usize {
+    let cdn = format!("/cdn/{}", hub::sha256_hex(&content_of(path)));
+    let ok = hub.requests().into_iter().filter(|r| r.method == "GET" && r.status / 100 == 2);
+    ok.filter(|r| {
+        let target = r.target.split('?').next().unwrap();
+        target.ends_with(&format!("/{path}")) || target == cdn
+    })
+    .count()
+}
+
+/// A file served with another size than the listing's, longer or shorter (its `Content-Length` agrees
+/// with the body): refused as a corrupt download before a byte is kept, not left to the hash; once,
+/// it is fetched once more and the fetch succeeds; every time, it is one error line with both sizes.
+#[test]
+fn a_size_that_contradicts_the_listing_is_a_corrupt_download() {
+    for mode in Mode::ALL {
+        let hub = Hub::start_in(mode, fixtures::all());
+        let clean = nix_hug(&hub, tempfile::tempdir().unwrap().path(), &["fetch", "acme/tiny-bert"]).ok();
+        for (path, by) in
+            [("config.json", 100), ("config.json", -10), ("model.safetensors", 100), ("model.safetensors", -10)]
+        {
+            let (size, served) = (size_of(path), size_of(path).saturating_add_signed(by));
+            let refused =
+                format!("{path}: corrupt download: expected {size} bytes, as listed, but the server sends {served}");
+            let tmp = tempfile::tempdir().unwrap();
+
+            hub.inject(Fault::Resized { path: path.into(), by });
+            let run = nix_hug(&hub, tmp.path(), &["fetch", "acme/tiny-bert"]).ok();
+            assert_eq!(run.stdout, clean.stdout, "{mode:?} {path} {by}");
+            assert!(run.stderr.contains(&format!("warning: {refused}; downloading it once more")), "{}", run.stderr);
+            assert_clean(&hub, &run, tmp.path());
+
+            hub.inject(Fault::ResizedAlways { path: path.into(), by });
+            hub.clear_requests();
+            let run = nix_hug(&hub, tmp.path(), &["fetch", "acme/tiny-bert"]);
+            let line = run.fails(&[&format!("acme/tiny-bert@{}: {refused}", &clean_commit()[..7])]);
+            assert!(line.ends_with(&refused), "{line}");
+            assert_eq!(downloads_of(&hub, path), 2, "{mode:?} {path} {by}: once, then once more");
+            assert_clean(&hub, &run, tmp.path());
+            hub.clear_faults();
+        }
+    }
+}
+
+fn clean_commit() -> String {
+    fixtures::tiny_bert().commits[1].sha.clone()
 }

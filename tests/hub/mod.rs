@@ -138,6 +138,11 @@ pub enum Fault {
     ExpireCdnUrls { path: String },
     /// On every matching request (never consumed), on either host: a 302, to where `to` says.
     Redirect { path: String, to: Redirect },
+    /// Serve, once, a copy of the content `by` bytes longer (padded) or shorter (cut), with headers
+    /// that agree with it (`Content-Length`, `Content-Range`): a file whose size is not the listing's.
+    Resized { path: String, by: i64 },
+    /// Like `Resized`, on every matching request (never consumed).
+    ResizedAlways { path: String, by: i64 },
 }
 
 /// Where a `Redirect` fault sends a request for `/p?q`.
@@ -310,6 +315,11 @@ impl Hub {
 
     pub fn inject(&self, fault: Fault) {
         self.state.faults.lock().unwrap().push(fault);
+    }
+
+    /// Removes every fault not consumed yet, including those that never are.
+    pub fn clear_faults(&self) {
+        self.state.faults.lock().unwrap().clear();
     }
 
     /// Answer `tree/<rev>` with a 307 to `tree/<rev>/`, as some mirrors do.
@@ -556,6 +566,7 @@ fn respond<'a>(state: &'a State, role: Role, head: &Head) -> (Response<'a>, Opti
     };
     let response = if role == Role::Api && response.status != 429 { state.quota_headers(response) } else { response };
     let has_body = head.method == "GET" && response.status / 100 == 2 && response.body.len() > 0;
+    let response = if has_body { state.resized(&names, response) } else { response };
     let fault = if has_body { state.take_body_fault(&names) } else { None };
     if role == Role::Cdn && response.status / 100 == 2 {
         state.expire_cdn_urls(&names);

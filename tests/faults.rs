@@ -8,6 +8,7 @@ mod support;
 use hub::{Fault, Hub, Mode, Redirect, fixtures};
 use std::path::Path;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 /// Valid on every fixture repo, in both modes: it must reach the Hub and nothing else.
 const TOKEN: &str = "hf_testtoken";
@@ -157,4 +158,50 @@ fn a_size_that_contradicts_the_listing_is_a_corrupt_download() {
 
 fn clean_commit() -> String {
     fixtures::tiny_bert().commits[1].sha.clone()
+}
+
+/// A tree listing of 200,000 files, in pages of 1,000 linked as the Hub links them: `ls` follows every
+/// page and prints every file, with work that grows with the listing, not with its square (which, at
+/// this size, would take minutes). The bound is on nix-hug's own CPU time, which a loaded machine or
+/// the test Hub's speed hardly changes.
+#[test]
+fn a_listing_of_200_000_files_is_listed_quickly() {
+    const FILES: usize = 200_000;
+    let started = Instant::now();
+    // With acme/gated, whose token the real-Hub mode knows.
+    let hubs = Mode::ALL.map(|mode| Hub::start_in(mode, vec![fixtures::huge(FILES), fixtures::gated()]));
+    eprintln!("the test Hubs started in {:.1}s", started.elapsed().as_secs_f64());
+    for (hub, json) in [(&hubs[0], false), (&hubs[0], true), (&hubs[1], false)] {
+        let tmp = tempfile::tempdir().unwrap();
+        hub.clear_requests();
+        let cpu_before = children_cpu();
+        let started = Instant::now();
+        let args: &[&str] = if json { &["ls", "acme/huge", "--json"] } else { &["ls", "acme/huge"] };
+        let run = nix_hug(hub, tmp.path(), args).ok();
+        let (took, cpu) = (started.elapsed(), children_cpu() - cpu_before);
+        eprintln!("{:?} mode, `nix-hug {}`: {:.2}s, {cpu:.2}s of CPU", hub.mode(), args.join(" "), took.as_secs_f64());
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+            assert_eq!(v["files"].as_array().unwrap().len(), FILES);
+            assert_eq!(v["total"]["files"], FILES);
+        } else {
+            assert_eq!(run.stdout.lines().count(), FILES + 1);
+            let last = run.stdout.lines().last().unwrap();
+            assert!(last.starts_with(&format!("{FILES} of {FILES} files taken")), "{last}");
+        }
+        let pages = hub.requests().iter().filter(|r| r.target.contains("/tree/")).count();
+        assert_eq!(pages, (FILES + FILES / 1000).div_ceil(1000), "every page once (the folders are listed too)");
+        assert!(cpu < 20.0, "{cpu:.1}s of CPU");
+        assert!(took < Duration::from_secs(120), "{took:?}");
+        assert_clean(hub, &run, tmp.path());
+    }
+}
+
+/// CPU seconds (user and system) of the child processes waited for so far.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }

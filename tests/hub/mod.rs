@@ -735,11 +735,22 @@ impl State {
         let recursive = param("recursive").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let dir = dir.trim_end_matches('/');
         let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        let selected: Vec<&(String, Value)> = commit
-            .tree
-            .iter()
-            .filter(|(p, _)| p.strip_prefix(&prefix).is_some_and(|rest| recursive || !rest.contains('/')))
-            .collect();
+        // The tree is sorted by path, so everything under a folder is one run of it, found by bisection:
+        // a listing of many pages costs the server a page's work per page.
+        let filtered: Vec<(String, Value)>;
+        let selected: &[(String, Value)] = if recursive {
+            let start = commit.tree.partition_point(|(p, _)| *p < prefix);
+            let len = commit.tree[start..].partition_point(|(p, _)| p.starts_with(&prefix));
+            &commit.tree[start..start + len]
+        } else {
+            filtered = commit
+                .tree
+                .iter()
+                .filter(|(p, _)| p.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .cloned()
+                .collect();
+            &filtered
+        };
         if selected.is_empty() && !dir.is_empty() {
             return Response::error(404, Some("EntryNotFound"), &format!("{dir} does not exist"));
         }
@@ -747,8 +758,9 @@ impl State {
             (_, None) => 0,
             (Mode::Plain, Some(c)) => c.parse().unwrap_or(usize::MAX),
             (Mode::Real, Some(c)) => {
-                let first = unhex(c);
-                selected.iter().position(|(p, _)| Some(p.as_bytes()) == first.as_deref()).unwrap_or(usize::MAX)
+                let first = unhex(c).unwrap_or_default();
+                let at = selected.partition_point(|(p, _)| p.as_bytes() < first.as_slice());
+                if selected.get(at).is_some_and(|(p, _)| p.as_bytes() == first) { at } else { usize::MAX }
             }
         };
         let end = selected.len().min(start.saturating_add(PAGE_SIZE));

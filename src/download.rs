@@ -95,8 +95,9 @@ struct Task {
 pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
     let mut files = Vec::new();
     let mut tasks = Vec::new();
+    let mut dests = std::collections::HashSet::new();
     for job in jobs {
-        if files.iter().any(|f: &FileState| f.job.dest == job.dest) || job.dest.exists() {
+        if !dests.insert(job.dest.clone()) || job.dest.exists() {
             continue;
         }
         let file = files.len();

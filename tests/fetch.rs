@@ -481,3 +481,31 @@ fn ranges_of_a_copy_of_another_size_are_refused() {
         }
     }
 }
+
+/// Many files to fetch: what the engine does before its first request (skipping the same blob listed
+/// twice, or one already in place) grows with their number, not with its square.
+#[test]
+fn many_files_are_planned_in_linear_time() {
+    use nix_hug::download::{self, Expected, Job};
+    const FILES: usize = 50_000;
+    let hub = Hub::start(Vec::new());
+    let client = Client::new(&hub.endpoint(), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = (0..FILES)
+        .map(|i| Job {
+            name: format!("f{i}"),
+            url: format!("{}/nothing/{i}", hub.endpoint()),
+            size: 1,
+            expected: Expected::GitBlob("0".repeat(40)),
+            dest: dir.path().join(format!("blob{i}")),
+            local: Vec::new(),
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    // Every URL is a 404, so the first request ends the download.
+    let err = download::download(&client, jobs, Options::default(), &|_| {}).unwrap_err();
+    let took = started.elapsed();
+    eprintln!("{FILES} files planned and refused in {:.2}s", took.as_secs_f64());
+    assert_eq!(err.kind(), Kind::NotFound, "{err}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}

@@ -233,7 +233,7 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
             _ => {}
         }
         let mut body = resp.into_body().into_reader();
-        copy(&mut body, &mut out, job.size - written, buf, &url, |chunk| {
+        copy(&mut body, (&mut out, tmp), job.size - written, buf, &url, |chunk| {
             hasher.update(chunk);
             written += chunk.len() as u64;
             furthest = furthest.max(written);
@@ -300,7 +300,7 @@ fn fetch_range(
         *file.final_url.lock().unwrap() = Some(final_url.clone());
         out.seek(SeekFrom::Start(pos))?;
         let mut body = resp.into_body().into_reader();
-        copy(&mut body, &mut out, end + 1 - pos, buf, &final_url, |chunk| {
+        copy(&mut body, (&mut out, &file.tmp), end + 1 - pos, buf, &final_url, |chunk| {
             pos += chunk.len() as u64;
             *progressed = pos >= before + PROGRESS;
             progress(Event::Bytes(chunk.len() as u64));
@@ -342,10 +342,11 @@ fn check_size(resp: &ureq::http::Response<ureq::Body>, size: u64) -> Result<()> 
     }
 }
 
-/// Copies exactly `want` bytes from `body` to `out`; a shorter body is a transient error, a longer one is cut.
+/// Copies exactly `want` bytes from `body` to `out` (the file, and its path for messages); a shorter body
+/// is a transient error, a longer one is cut.
 fn copy(
     body: &mut impl Read,
-    out: &mut File,
+    (out, path): (&mut File, &Path),
     want: u64,
     buf: &mut [u8],
     url: &str,
@@ -370,7 +371,7 @@ fn copy(
             }
             Err(e) => return Err(Error::transient(format!("{}: {e}", redact(url)), Duration::ZERO)),
         };
-        out.write_all(&buf[..n])?;
+        out.write_all(&buf[..n]).map_err(|e| crate::space::write_error(e, path))?;
         on_chunk(&buf[..n]);
         left -= n as u64;
     }

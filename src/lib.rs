@@ -32,4 +32,5 @@ pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod retry;
+pub mod space;
 pub mod tls;

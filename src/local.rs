@@ -5,18 +5,13 @@ commit, other filters). Only places are found here; the download engine verifies
 */
 
 use crate::hub::hf_home;
-use crate::nar::STORE_DIR;
 use crate::repo::Repo;
 use std::path::{Path, PathBuf};
 
 /// Cache folders (`HF_HUB_CACHE` layout) that may hold blobs of `repo`.
 pub fn caches_for(repo: &Repo) -> Vec<PathBuf> {
     let mut caches: Vec<PathBuf> = hf_hub_cache().into_iter().collect();
-    // Nix itself honours NIX_STORE_DIR, so a store moved with it is the one to look in.
-    let store = std::env::var_os("NIX_STORE_DIR")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(STORE_DIR), PathBuf::from);
-    caches.extend(store_outputs(&store, repo));
+    caches.extend(store_outputs(&crate::nix::store_dir(), repo));
     caches.retain(|c| c.join(repo.folder()).join("blobs").is_dir());
     caches
 }

@@ -205,3 +205,92 @@ fn children_cpu() -> f64 {
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
+
+/// A tmpfs of `size` bytes mounted on a fresh folder (we are root), unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn new(size: u64) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "nix-hug-test"])
+            .arg(dir.path())
+            .output()
+            .expect("running mount");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs (the test runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazily, so that a process of a failed test still inside does not keep it mounted.
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+/// Model `acme/big`: a config and one LFS file of `size` bytes.
+fn big(size: usize) -> hub::Repo {
+    let sha = hub::fake_sha("big-1");
+    let files = vec![hub::File::new("config.json", "{}\n"), hub::File::lfs("big.bin", vec![7u8; size])];
+    hub::Repo {
+        kind: hub::Kind::Model,
+        id: "acme/big".into(),
+        commits: vec![hub::Commit { sha: sha.clone(), files }],
+        refs: vec![("main".into(), sha)],
+        token: None,
+        old_ids: Vec::new(),
+    }
+}
+
+/// A TMPDIR too small for the download: one error before any file is requested, saying how much room
+/// it needs and has; nothing left in it.
+#[test]
+fn a_tmpdir_too_small_is_refused_before_downloading() {
+    let hub = Hub::start(vec![big(4 << 20), fixtures::gated()]);
+    let tmp = Tmpfs::new(1 << 20);
+    let run = nix_hug(&hub, tmp.path(), &["fetch", "acme/big"]);
+    let needs =
+        format!("not enough space: the fetch needs 4.0 MiB in {}, which has 1.0 MiB free", tmp.path().display());
+    let line = run.fails(&[&needs]);
+    assert!(line.ends_with(&needs), "{line}");
+    assert_eq!(requests_for(&hub, "big.bin") + requests_for(&hub, "config.json"), 0, "nothing downloaded");
+    assert_clean(&hub, &run, tmp.path());
+}
+
+/// A TMPDIR with room enough at the start, which something else fills while the download waits out a
+/// 503: the write that fails ends the run, with one line that names the folder; nothing of the fetch
+/// is left.
+#[test]
+fn a_disk_that_fills_mid_download_is_one_error_naming_the_folder() {
+    let hub = Hub::start(vec![big(4 << 20), fixtures::gated()]);
+    let tmp = Tmpfs::new(8 << 20);
+    hub.inject(Fault::Status { path: "big.bin".into(), status: 503, retry_after: Some(2) });
+    let mut cmd = support::nix_hug_without_nix(&hub.endpoint(), tmp.path());
+    let child = cmd.env("HF_TOKEN", TOKEN).args(["fetch", "acme/big"]);
+    let child = child.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while !hub.requests().iter().any(|r| r.status == 503) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the download never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Another program takes the room meanwhile.
+    let mut filler = std::fs::File::create(tmp.path().join("filler")).unwrap();
+    while std::io::Write::write_all(&mut filler, &[0; 1 << 16]).is_ok() {}
+    drop(filler);
+    let run: Run = child.wait_with_output().unwrap().into();
+    let line = run.fails(&["acme/big@", ": big.bin: no space left in ", &tmp.path().display().to_string()]);
+    assert!(started.elapsed() < Duration::from_secs(30), "{line}");
+    std::fs::remove_file(tmp.path().join("filler")).unwrap();
+    assert_clean(&hub, &run, tmp.path());
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "{left:?}");
+}

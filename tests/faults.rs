@@ -294,3 +294,74 @@ fn a_disk_that_fills_mid_download_is_one_error_naming_the_folder() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `nix-hug fetch` of `hub`'s `acme/big`, twice at the same moment, each in its own TMPDIR under `dir`,
+/// with `cmd` adjusting the environment: both runs, each checked to leave nothing behind.
+fn fetch_twice_at_once(hub: &Hub, dir: &Path, cmd: impl Fn(&mut std::process::Command)) -> [Run; 2] {
+    let children = ["a", "b"].map(|name| {
+        let tmp = dir.join(name);
+        std::fs::create_dir(&tmp).unwrap();
+        let mut command = support::nix_hug_without_nix(&hub.endpoint(), &tmp);
+        command.env("HF_TOKEN", TOKEN).args(["fetch", "acme/big"]);
+        cmd(&mut command);
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+    });
+    let runs = children.map(|child| Run::from(child.wait_with_output().unwrap()));
+    for (run, name) in runs.iter().zip(["a", "b"]) {
+        assert_clean(hub, run, &dir.join(name));
+    }
+    runs
+}
+
+/// Two fetches of one repo at once: both succeed and print the same expression (each downloads it: the
+/// Hub answers two GETs of the large file).
+#[test]
+fn two_fetches_of_one_repo_at_once_agree() {
+    let hub = Hub::start(vec![big(16 << 20), fixtures::gated()]);
+    let dir = tempfile::tempdir().unwrap();
+    let [a, b] = fetch_twice_at_once(&hub, dir.path(), |_| {});
+    let (a, b) = (a.ok(), b.ok());
+    assert_eq!(a.stdout, b.stdout);
+    assert!(a.stdout.starts_with("nix-hug-lib.fetchModel {\n  url = \"acme/big\";"), "{}", a.stdout);
+    assert_eq!(downloads_of_big(&hub), 2);
+}
+
+/// Content GETs of acme/big's big.bin (from the CDN).
+fn downloads_of_big(hub: &Hub) -> usize {
+    hub.requests().iter().filter(|r| r.method == "GET" && r.status == 200 && r.target.starts_with("/cdn/")).count()
+}
+
+/// The same with Nix: both add the output to the store, at the same path, and print the same
+/// expression, which then builds to that path.
+#[test]
+#[ignore = "needs nix"]
+fn two_fetches_of_one_repo_at_once_add_one_output() {
+    let hub = Hub::start(vec![big(16 << 20), fixtures::gated()]);
+    let dir = tempfile::tempdir().unwrap();
+    // Out of the store first, so that these two fetches are the ones that put it there.
+    let expected = nix_hug::nar::fixed_output_path(
+        &nix_hug::nar::parse_hash(&file_tree_hash(&nix_hug(&hub, dir.path(), &["fetch", "acme/big"]).ok())).unwrap(),
+        &format!("hf-model-acme-big-{}", hub::fake_sha("big-1")),
+    )
+    .unwrap();
+    support::forget(&expected);
+    hub.clear_requests();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let [a, b] = fetch_twice_at_once(&hub, dir.path(), |cmd| {
+        cmd.env("PATH", &path).env("NIX_REMOTE", "local").env_remove("NIX_STORE_DIR");
+    });
+    let (a, b) = (a.ok(), b.ok());
+    assert_eq!(a.stdout, b.stdout);
+    for run in [&a, &b] {
+        assert!(run.stderr.contains(&format!("nix-hug: added {expected}\n")), "{}", run.stderr);
+    }
+    assert!(support::run(support::nix("nix-store").args(["--check-validity", &expected])).status.success());
+    assert_eq!(downloads_of_big(&hub), 2);
+    let built = support::build_expression(dir.path(), &a.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(built, expected);
+}
+
+fn file_tree_hash(run: &Run) -> String {
+    let hash = run.stdout.lines().find_map(|l| l.strip_prefix("  fileTreeHash = \"")?.strip_suffix("\";"));
+    hash.unwrap_or_else(|| panic!("no fileTreeHash in\n{}", run.stdout)).to_owned()
+}

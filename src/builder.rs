@@ -46,12 +46,17 @@ pub fn fetch() -> Result<()> {
     // The store, as the sandbox shows it; `$out` itself does not exist yet.
     let store = out.parent().unwrap_or(&out);
     space::check(&[(store, space::on_disk(plan.files.iter().map(|e| e.size)))]).context(plan.label())?;
-    pipeline::fetch(&hub, &plan, &out, Options::default(), &|event| {
+    let fetched = pipeline::fetch(&hub, &plan, &out, Options::default(), &|event| {
         if let Event::Done { name, size } = event {
             info!("{name} ({size} bytes) verified");
         }
-    })?;
-    Ok(())
+    });
+    if fetched.is_err() {
+        // Nix 2.8 moves a failed build's output into the store, invalid, "for debugging"; a half-fetched
+        // cache tells nothing the error does not.
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    fetched
 }
 
 /// `buildCache`: several fetch outputs into one cache, as links or (with a hash) as a copy.

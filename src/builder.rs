@@ -11,7 +11,7 @@ use crate::filter::Filters;
 use crate::hub::{self, Hub, Token};
 use crate::layout::{self, Merge};
 use crate::repo::{Repo, RepoType, is_commit};
-use crate::{info, pipeline};
+use crate::{info, pipeline, space};
 use std::path::PathBuf;
 
 fn var(name: &str) -> Result<String> {
@@ -43,12 +43,20 @@ pub fn fetch() -> Result<()> {
 
     let plan = pipeline::plan(&hub, &repo, &commit, &filters)?;
     info!("fetching {} from {}: {} files, {} bytes", plan.label(), hub.endpoint(), plan.files.len(), plan.bytes());
-    pipeline::fetch(&hub, &plan, &out, Options::default(), &|event| {
+    // The store, as the sandbox shows it; `$out` itself does not exist yet.
+    let store = out.parent().unwrap_or(&out);
+    space::check(&[(store, space::on_disk(plan.files.iter().map(|e| e.size)))]).context(plan.label())?;
+    let fetched = pipeline::fetch(&hub, &plan, &out, Options::default(), &|event| {
         if let Event::Done { name, size } = event {
             info!("{name} ({size} bytes) verified");
         }
-    })?;
-    Ok(())
+    });
+    if fetched.is_err() {
+        // Nix 2.8 moves a failed build's output into the store, invalid, "for debugging"; a half-fetched
+        // cache tells nothing the error does not.
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    fetched
 }
 
 /// `buildCache`: several fetch outputs into one cache, as links or (with a hash) as a copy.

@@ -95,8 +95,9 @@ struct Task {
 pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
     let mut files = Vec::new();
     let mut tasks = Vec::new();
+    let mut dests = std::collections::HashSet::new();
     for job in jobs {
-        if files.iter().any(|f: &FileState| f.job.dest == job.dest) || job.dest.exists() {
+        if !dests.insert(job.dest.clone()) || job.dest.exists() {
             continue;
         }
         let file = files.len();
@@ -184,7 +185,13 @@ fn run_task(
             verified?;
         }
         Some((start, end)) => {
-            fetch_range(hub, file, start, end, buf, progress)?;
+            if let Err(e) = fetch_range(hub, file, start, end, buf, progress) {
+                if e.kind() != Kind::Integrity {
+                    return Err(e);
+                }
+                warn!("{}: {e}; downloading bytes {start}-{end} once more", job.name);
+                fetch_range(hub, file, start, end, buf, progress)?;
+            }
             if file.ranges_left.fetch_sub(1, Ordering::AcqRel) != 1 {
                 return Ok(());
             }
@@ -213,6 +220,7 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
         let range = (written > 0).then_some((written, None));
         let (url, resp) = hub.get(&job.url, range)?;
         check(&resp, &url)?;
+        check_size(&resp, job.size)?;
         match (range, resp.status().as_u16()) {
             (Some((start, _)), 206) => check_content_range(&resp, start, &url)?,
             (Some(_), _) => {
@@ -225,7 +233,7 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
             _ => {}
         }
         let mut body = resp.into_body().into_reader();
-        copy(&mut body, &mut out, job.size - written, buf, &url, |chunk| {
+        copy(&mut body, (&mut out, tmp), job.size - written, buf, &url, |chunk| {
             hasher.update(chunk);
             written += chunk.len() as u64;
             furthest = furthest.max(written);
@@ -288,10 +296,11 @@ fn fetch_range(
             return Err(Error::new(Kind::Network, format!("{} ignored a Range request", redact(&final_url))));
         }
         check_content_range(&resp, pos, &final_url)?;
+        check_size(&resp, file.job.size)?;
         *file.final_url.lock().unwrap() = Some(final_url.clone());
         out.seek(SeekFrom::Start(pos))?;
         let mut body = resp.into_body().into_reader();
-        copy(&mut body, &mut out, end + 1 - pos, buf, &final_url, |chunk| {
+        copy(&mut body, (&mut out, &file.tmp), end + 1 - pos, buf, &final_url, |chunk| {
             pos += chunk.len() as u64;
             *progressed = pos >= before + PROGRESS;
             progress(Event::Bytes(chunk.len() as u64));
@@ -316,10 +325,28 @@ fn check_content_range(resp: &ureq::http::Response<ureq::Body>, start: u64, url:
     }
 }
 
-/// Copies exactly `want` bytes from `body` to `out`; a shorter body is a transient error, a longer one is cut.
+/// Refuses an answer whose size contradicts the listing's: a whole file (200) of another length, or a
+/// range (206) of a file of another size. That is a corrupt download, as content that fails its hash
+/// is, found before a byte of it is kept.
+fn check_size(resp: &ureq::http::Response<ureq::Body>, size: u64) -> Result<()> {
+    let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+    let (served, what) = match resp.status().as_u16() {
+        206 => (header("content-range").and_then(|r| r.rsplit_once('/')).map(|(_, total)| total), "server's copy has"),
+        _ => (header("content-length"), "server sends"),
+    };
+    match served.and_then(|n| n.trim().parse::<u64>().ok()) {
+        Some(served) if served != size => {
+            Err(integrity(format!("corrupt download: expected {size} bytes, as listed, but the {what} {served}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Copies exactly `want` bytes from `body` to `out` (the file, and its path for messages); a shorter body
+/// is a transient error, a longer one is cut.
 fn copy(
     body: &mut impl Read,
-    out: &mut File,
+    (out, path): (&mut File, &Path),
     want: u64,
     buf: &mut [u8],
     url: &str,
@@ -344,7 +371,7 @@ fn copy(
             }
             Err(e) => return Err(Error::transient(format!("{}: {e}", redact(url)), Duration::ZERO)),
         };
-        out.write_all(&buf[..n])?;
+        out.write_all(&buf[..n]).map_err(|e| crate::space::write_error(e, path))?;
         on_chunk(&buf[..n]);
         left -= n as u64;
     }

@@ -273,16 +273,25 @@ impl Hub {
 
     /// A GET (optionally ranged) that follows redirects itself so the token only goes to the endpoint.
     /// Returns the final URL with the response, so a caller can send further ranges straight there.
+    /// A redirect back to a URL of the same chain ends it at once: that is a loop.
     pub fn get(&self, url: &str, range: Option<(u64, Option<u64>)>) -> Result<(String, Response<ureq::Body>)> {
-        let mut url = url.to_owned();
-        for _ in 0..MAX_REDIRECTS {
-            let resp = self.send("GET", &url, range)?;
-            match location(&resp) {
-                Some(loc) => url = self.absolute(&url, &loc),
-                None => return Ok((url, resp)),
+        let mut chain = vec![url.to_owned()];
+        while chain.len() <= MAX_REDIRECTS {
+            let here = chain.last().unwrap();
+            let resp = self.send("GET", here, range)?;
+            let Some(loc) = location(&resp) else { return Ok((chain.pop().unwrap(), resp)) };
+            let next = self.absolute(here, &loc);
+            if chain.contains(&next) {
+                let msg = if next == *here {
+                    format!("{} redirects to itself", redact(here))
+                } else {
+                    format!("{} redirects back to {}: a redirect loop", redact(here), redact(&next))
+                };
+                return Err(Error::new(Kind::Network, msg));
             }
+            chain.push(next);
         }
-        Err(Error::new(Kind::Network, format!("too many redirects from {}", redact(&url))))
+        Err(Error::new(Kind::Network, format!("more than {MAX_REDIRECTS} redirects from {}", redact(url))))
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str, repo: &Repo) -> Result<T> {
@@ -559,5 +568,59 @@ mod tests {
         assert_eq!(rate_limit_reset("\"api\";r=0;t=55"), Some(Duration::from_secs(55)));
         assert_eq!(rate_limit_reset("\"api\";r=0"), None);
         assert_eq!(rate_limit_reset("\"api\";r=0;t=soon"), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        /// Any header value a server may send: `Some` or `None`, never a panic; a next link it finds
+        /// comes out of the header, without its angle brackets.
+        #[test]
+        fn link_headers(values in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            r#"(<[a-z:/?=&.,;<>0-9 ]{0,24}>? ?(; ?(rel=("?)(next|prev|first)("?)|[a-z]{0,4}=?[a-z"]{0,4}))* ?,? ?){0,3}"#,
+        ], 0..3)) {
+            let mut headers = HeaderMap::new();
+            for value in &values {
+                if let Ok(value) = value.parse() {
+                    headers.append("link", value);
+                }
+            }
+            if let Some(url) = next_link(&headers) {
+                proptest::prop_assert!(values.iter().any(|v| v.contains(url.as_str())), "{url:?} from {values:?}");
+                proptest::prop_assert!(!url.starts_with('<') && !url.ends_with('>'), "{url:?}");
+            }
+        }
+
+        /// A well-formed next link is found, whatever else the header holds.
+        #[test]
+        fn next_links_are_found(
+            url in "https?://[a-z0-9.]{1,12}(:[0-9]{1,5})?/[a-zA-Z0-9/?=&%._-]{0,30}",
+            before in r#"(<[a-z:/]{0,10}>; rel="(prev|first)", ){0,2}"#,
+            quoted in proptest::prelude::any::<bool>(),
+        ) {
+            let rel = if quoted { r#"rel="next""# } else { "rel=next" };
+            let mut headers = HeaderMap::new();
+            headers.insert("link", format!("{before}<{url}>; {rel}").parse().unwrap());
+            proptest::prop_assert_eq!(next_link(&headers), Some(url));
+        }
+
+        /// Any `RateLimit` value: `Some` or `None`, never a panic; `t=N` is N seconds.
+        #[test]
+        fn rate_limit_values(value in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            r#"("api"|"[a-z]{0,5}")?(; ?[rtq]=[0-9a-z+-]{0,22})*"#,
+        ]) {
+            if let Some(reset) = rate_limit_reset(&value) {
+                let t = value.split(';').find_map(|p| p.trim().strip_prefix("t=")?.parse::<u64>().ok());
+                proptest::prop_assert_eq!(Some(reset.as_secs()), t);
+            }
+        }
+
+        #[test]
+        fn rate_limit_resets_are_read(policy in "\"[a-z]{1,8}\"", r in 0u64..100_000, t in proptest::prelude::any::<u64>()) {
+            let value = format!("{policy};r={r};t={t}");
+            proptest::prop_assert_eq!(rate_limit_reset(&value), Some(Duration::from_secs(t)));
+        }
     }
 }

@@ -31,5 +31,6 @@ pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod retry;
+pub mod space;
 pub mod tempdir;
 pub mod tls;

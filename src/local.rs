@@ -5,28 +5,22 @@ commit, other filters). Only places are found here; the download engine verifies
 */
 
 use crate::hub::hf_home;
-use crate::nar::STORE_DIR;
 use crate::repo::Repo;
 use std::path::{Path, PathBuf};
 
 /// Cache folders (`HF_HUB_CACHE` layout) that may hold blobs of `repo`.
 pub fn caches_for(repo: &Repo) -> Vec<PathBuf> {
     let mut caches: Vec<PathBuf> = hf_hub_cache().into_iter().collect();
-    caches.extend(store_outputs(&store_dir(), repo));
+    caches.extend(store_outputs(&crate::nix::store_dir(), repo));
     caches.retain(|c| c.join(repo.folder()).join("blobs").is_dir());
     caches
 }
 
 /// The fetch outputs of `repo` at `rev` in the store: one per choice of files.
 pub fn outputs_at(repo: &Repo, rev: &str) -> Vec<PathBuf> {
-    let mut outputs = store_outputs(&store_dir(), repo);
+    let mut outputs = store_outputs(&crate::nix::store_dir(), repo);
     outputs.retain(|p| p.to_string_lossy().ends_with(rev));
     outputs
-}
-
-/// Nix itself honours NIX_STORE_DIR, so a store moved with it is the one to look in.
-fn store_dir() -> PathBuf {
-    std::env::var_os("NIX_STORE_DIR").filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from(STORE_DIR), PathBuf::from)
 }
 
 /// `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`.

@@ -1,14 +1,16 @@
 /*!
-Every Nix command the CLI runs, one function each, with flags that Nix 2.8 and current Nix both accept.
+Every Nix command the CLI runs, one function each, with flags that Nix 2.8 and current Nix both accept;
+and where the store is.
 Each call is echoed under `--debug` as `$ nix-store …` before it runs; a failure is a `Nix` error with
 the command line and the tail of its stderr. The sandbox builder never comes here.
 */
 
 use crate::debug;
 use crate::error::{Error, Kind, Result};
+use crate::nar::STORE_DIR;
 use std::ffi::OsStr;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Lines of a failing command's stderr kept in the error.
@@ -29,6 +31,11 @@ pub fn add_fixed(dir: &Path) -> Result<Option<String>> {
             format!("`{}` printed {stdout:?}, not a store path", command_line("nix-store", &args)),
         )),
     }
+}
+
+/// The store's folder on this machine: `NIX_STORE_DIR`, which Nix itself honours, else `/nix/store`.
+pub fn store_dir() -> PathBuf {
+    std::env::var_os("NIX_STORE_DIR").filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from(STORE_DIR), PathBuf::from)
 }
 
 /// `nix --version`; `None` when there is no `nix` on `PATH`.

@@ -452,3 +452,60 @@ fn a_tree_listing_that_links_back_is_refused() {
         assert!(err.to_string().contains("the tree listing links back to a page it already sent"), "{err}");
     }
 }
+
+/// A large file fetched in ranges from a server whose copy has another size than the listing's (its
+/// `Content-Range` says so): refused as a corrupt download; once, that range is fetched once more and
+/// the fetch succeeds; every time, it is an error naming the file and both sizes.
+#[test]
+fn ranges_of_a_copy_of_another_size_are_refused() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    let onnx = Filters { files: vec!["onnx/model.onnx".into()], ..Default::default() };
+    let opts = || Options { jobs: 2, chunk: 1000, ..Options::default() };
+    for mode in Mode::ALL {
+        for by in [500, -500] {
+            let hub = Hub::start_in(mode, vec![fixture.clone()]);
+            hub.inject(Fault::Resized { path: "onnx/model.onnx".into(), by });
+            let out = fetch_with(&hub, None, &model, &commit, &onnx, opts()).unwrap();
+            assert_eq!(snapshot(&out, &model, &commit), expected(&fixture, &commit, |f| f.path == "onnx/model.onnx"));
+
+            hub.inject(Fault::ResizedAlways { path: "onnx/model.onnx".into(), by });
+            let err = fetch_with(&hub, None, &model, &commit, &onnx, opts()).unwrap_err();
+            assert_eq!(err.kind(), Kind::Integrity, "{err}");
+            let want = format!(
+                "onnx/model.onnx: corrupt download: expected 5000 bytes, as listed, but the server's copy has {}",
+                5000 + by
+            );
+            assert!(err.to_string().ends_with(&want), "{err}");
+        }
+    }
+}
+
+/// Many files to fetch: what the engine does before its first request (skipping the same blob listed
+/// twice, or one already in place) grows with their number, not with its square.
+#[test]
+fn many_files_are_planned_in_linear_time() {
+    use nix_hug::download::{self, Expected, Job};
+    const FILES: usize = 50_000;
+    let hub = Hub::start(Vec::new());
+    let client = Client::new(&hub.endpoint(), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = (0..FILES)
+        .map(|i| Job {
+            name: format!("f{i}"),
+            url: format!("{}/nothing/{i}", hub.endpoint()),
+            size: 1,
+            expected: Expected::GitBlob("0".repeat(40)),
+            dest: dir.path().join(format!("blob{i}")),
+            local: Vec::new(),
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    // Every URL is a 404, so the first request ends the download.
+    let err = download::download(&client, jobs, Options::default(), &|_| {}).unwrap_err();
+    let took = started.elapsed();
+    eprintln!("{FILES} files planned and refused in {:.2}s", took.as_secs_f64());
+    assert_eq!(err.kind(), Kind::NotFound, "{err}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}

@@ -442,3 +442,87 @@ fn store_ls_and_import_without_matches_or_nix() {
     env.run(&["import", "https://huggingface.co/acme/tiny-bert/tree/3ff3885"]).fails(1, &["nix-store is not on PATH"]);
     assert_eq!(hub.requests(), []);
 }
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+/// `nix-hug export` killed with -9 while it copies a large output into the persist directory, alone
+/// (its `nix copy` goes on) or with that `nix copy`: the manifest still reads and holds the earlier
+/// export, `store ls` works, and the next export of the same repo succeeds. What is left is reported.
+#[test]
+#[ignore = "needs nix"]
+fn an_export_killed_mid_copy_leaves_a_usable_persist_dir() {
+    const SIZE: u64 = 64 << 20;
+    let content = tempfile::tempdir().unwrap();
+    let weights = content.path().join("weights");
+    std::fs::File::create(&weights).unwrap().set_len(SIZE).unwrap();
+    let sha = hub::fake_sha("killed-export-1");
+    let big = hub::Repo {
+        kind: hub::Kind::Model,
+        id: "acme/killed-export".into(),
+        commits: vec![hub::Commit {
+            sha: sha.clone(),
+            files: vec![hub::File { path: "big.bin".into(), content: hub::Content::File(weights), lfs: true }],
+        }],
+        refs: vec![("main".into(), sha)],
+        token: None,
+        old_ids: Vec::new(),
+    };
+    let hub = Hub::start(vec![big, fixtures::tiny_bert()]);
+    for whole_group in [true, false] {
+        let env = Env::new(&hub);
+        env.run(&["export", "acme/tiny-bert", "--file", "config.json"]).ok();
+        let before = std::fs::read(env.manifest()).unwrap();
+
+        let mut export = env.command(&[], &["export", "acme/killed-export"]);
+        let mut child = std::os::unix::process::CommandExt::process_group(&mut export, 0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let started = std::time::Instant::now();
+        let copying = |dir: &Path| files_under(dir).iter().any(|f| f.starts_with("nar/") && f.contains(".tmp"));
+        while !copying(&env.persist) {
+            assert!(child.try_wait().unwrap().is_none(), "the export ended before it could be killed mid-copy");
+            assert!(started.elapsed() < std::time::Duration::from_secs(300), "the copy never started");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        // SAFETY: signals to our own child, or its process group, both still there.
+        assert_eq!(unsafe { libc::kill(if whole_group { -pid } else { pid }, libc::SIGKILL) }, 0);
+        child.wait().unwrap();
+        // Until its `nix copy`, killed or left running, is gone too.
+        // SAFETY: signal 0 is never delivered.
+        while unsafe { libc::kill(-pid, 0) } == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let what = if whole_group { "with its nix copy" } else { "alone" };
+        eprintln!("killed {what} after {:.1}s; left in the persist dir: {:?}", started.elapsed().as_secs_f64(), {
+            files_under(&env.persist)
+        });
+        eprintln!("left in TMPDIR: {:?}", files_under(&env.root.path().join("tmp")));
+
+        assert_eq!(std::fs::read(env.manifest()).unwrap(), before, "the manifest is as the earlier export left it");
+        let ids: Vec<Value> = env.exports().iter().map(|e| e["repoId"].clone()).collect();
+        assert_eq!(ids, ["acme/tiny-bert"]);
+        assert!(env.run(&["store", "ls"]).ok().stdout.contains("acme/tiny-bert "));
+
+        env.run(&["export", "acme/killed-export"]).ok();
+        let mut ids: Vec<String> = env.exports().iter().map(|e| e["repoId"].as_str().unwrap().to_owned()).collect();
+        ids.sort();
+        assert_eq!(ids, ["acme/killed-export", "acme/tiny-bert"]);
+        eprintln!("after the next export: {:?}", files_under(&env.persist));
+        let left: Vec<String> =
+            files_under(&env.root.path().join("tmp")).into_iter().filter(|f| f.starts_with("nix-hug-")).collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

@@ -7,7 +7,7 @@ mod hub;
 mod python;
 mod support;
 
-use hub::{Hub, fixtures};
+use hub::{Fault, Hub, Redirect, fixtures};
 use nix_hug::download::Options;
 use nix_hug::filter::Filters;
 use nix_hug::hub::Hub as Client;
@@ -239,4 +239,60 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     record("cacheCopy", &copy);
     assert_eq!(copy, nar::fixed_output_path(&nar::parse_hash(&merged_hash).unwrap(), "hf-hub-cache").unwrap());
     check_with_python(&copy, &expect);
+}
+
+/// Download faults in the sandbox: a redirect loop, and a file served with another size than the
+/// listing's. The build fails, the one error line of the builder names the file and the fault, and no
+/// output is left in the store; with the fault gone, the same expression builds.
+#[test]
+#[ignore = "needs nix"]
+fn download_faults_fail_the_build_with_one_line() {
+    let sha = hub::fake_sha("faulty-build-1");
+    let fixture = hub::Repo {
+        kind: hub::Kind::Model,
+        id: "acme/faulty-build".into(),
+        commits: vec![hub::Commit {
+            sha: sha.clone(),
+            files: vec![
+                hub::File::new("config.json", "{\"note\": \"built in the sandbox, with faults\"}\n"),
+                hub::File::lfs("weights.bin", vec![42u8; 3000]),
+            ],
+        }],
+        refs: vec![("main".into(), sha)],
+        token: None,
+        old_ids: Vec::new(),
+    };
+    let hub = Hub::start(vec![fixture.clone()]);
+    let fetch = fetch_locally(&hub, "model", fixture, 0, Filters::default());
+    let name = fetch.local.file_name().unwrap().to_str().unwrap().to_owned();
+    let expected = nar::fixed_output_path(&nar::parse_hash(&fetch.hash).unwrap(), &name).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("faulty.nix");
+    std::fs::write(&file, expression(&hub, &[fetch], "")).unwrap();
+
+    let redirect = Fault::Redirect { path: "weights.bin".into(), to: Redirect::OtherHost };
+    let resized = Fault::ResizedAlways { path: "weights.bin".into(), by: 100 };
+    let cases = [
+        (redirect, vec!["weights.bin: ", "/weights.bin redirects back to ", ": a redirect loop"]),
+        (resized, vec!["weights.bin: corrupt download: expected 3000 bytes, as listed, but the server sends 3100"]),
+    ];
+    for (fault, words) in cases {
+        support::forget(&expected);
+        hub.clear_faults();
+        hub.inject(fault.clone());
+        let log = nix_build(&file, "model").expect_err("a download fault must fail the build");
+        let mut errors: Vec<&str> =
+            log.lines().filter_map(|l| l.split_once("nix-hug: error: ").map(|(_, e)| e)).collect();
+        // Nix may repeat the end of the log after the build failed.
+        errors.dedup();
+        assert_eq!(errors.len(), 1, "{fault:?}: one error line:\n{log}");
+        for w in words {
+            assert!(errors[0].contains(w), "{fault:?}: {:?} should contain {w:?}", errors[0]);
+        }
+        assert!(log.contains("failed with exit code 1"), "{log}");
+        assert!(!support::run(nix("nix-store").args(["--check-validity", &expected])).status.success(), "{expected}");
+        assert!(!Path::new(&expected).exists(), "{expected}");
+    }
+    hub.clear_faults();
+    assert_eq!(nix_build(&file, "model").unwrap_or_else(|e| panic!("{e}")), expected);
 }

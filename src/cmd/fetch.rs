@@ -18,7 +18,7 @@ use crate::pipeline::Plan;
 use crate::progress::Progress;
 use crate::render::{self, FetchResult, RepoFields, human_size};
 use crate::tempdir::TempDir;
-use crate::{debug, info, layout, local, nar, nix, persist, pipeline, warn};
+use crate::{debug, info, layout, local, nar, nix, persist, pipeline, space, warn};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -209,6 +209,8 @@ pub fn fetch(args: &FetchArgs, resolved: Option<Resolved>) -> Result<FetchResult
     let tmp = TempDir::new()?;
     // Named like the store path: `nix-store --add-fixed`, the fallback, takes the name from the folder.
     let out = tmp.path().join(&name);
+    let nix = nix::version()?.is_some();
+    check_space(&plan, tmp.path(), nix)?;
     let progress = Progress::new(plan.bytes());
     let reused = AtomicUsize::new(0);
     let opts = Options { jobs: args.jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
@@ -226,7 +228,7 @@ pub fn fetch(args: &FetchArgs, resolved: Option<Resolved>) -> Result<FetchResult
         n => info!("{} copied from local copies instead of downloaded", files(n)),
     }
 
-    let (hash, store_path) = add_to_store(&out, &name, tmp.path())?;
+    let (hash, store_path) = add_to_store(&out, &name, tmp.path(), nix)?;
     let file_tree_hash = nar::sri(&hash);
     debug!("nar sha256 of {name}: {file_tree_hash}");
     match &store_path {
@@ -244,10 +246,10 @@ pub fn fetch(args: &FetchArgs, resolved: Option<Resolved>) -> Result<FetchResult
 /// hashing it on the way, as a one-path binary cache that `nix copy` imports: Nix 2.8's
 /// `nix-store --add-fixed` takes about twice as long for the same path. When no `file://` URL can name the
 /// temporary folder, `nix-store --add-fixed` reads the output while we hash it.
-fn add_to_store(out: &Path, name: &str, tmp: &Path) -> Result<(Hash, Option<String>)> {
+fn add_to_store(out: &Path, name: &str, tmp: &Path, nix: bool) -> Result<(Hash, Option<String>)> {
     let cache = tmp.join("cache");
     if let Some(url) = persist::cache_url(&cache)
-        && nix::version()?.is_some()
+        && nix
     {
         let (hash, path) = nar::write_binary_cache(out, name, &cache)?;
         // The NAR holds the output now: free the disk before Nix writes a third copy.
@@ -272,6 +274,27 @@ fn add_to_store(out: &Path, name: &str, tmp: &Path) -> Result<(Hash, Option<Stri
             ),
         )),
         added => Ok((hash, added)),
+    }
+}
+
+/// Refuses, before the download, a fetch the disks cannot hold at their fullest: the output and its NAR
+/// in TMPDIR (`tmp` is in it), then the NAR and the copy Nix makes of it in the store, the output being
+/// removed in between; without a NAR (see `add_to_store`), the output and Nix's copy of it. The store
+/// counts only when Nix is there to write to it.
+fn check_space(plan: &Plan, tmp: &Path, nix: bool) -> Result<()> {
+    let sizes = || plan.files.iter().map(|e| e.size);
+    let out = space::on_disk(sizes());
+    let base = tmp.parent().unwrap_or(tmp);
+    let store = nix::store_dir();
+    let store = (nix && store.is_dir()).then_some(store.as_path());
+    let nar = nix && persist::cache_url(&tmp.join("cache")).is_some();
+    match (store, nar) {
+        (Some(store), true) => {
+            space::check(&[(base, out + space::nar(sizes()))])?;
+            space::check(&[(base, space::nar(sizes())), (store, out)])
+        }
+        (Some(store), false) => space::check(&[(base, out), (store, out)]),
+        (None, _) => space::check(&[(base, out)]),
     }
 }
 

@@ -2,7 +2,7 @@
 //! and what the Hub answers instead.
 
 use super::http::{Body, BodyFault, Response};
-use super::{Fault, Mode, QUOTA, Role, State, WINDOW_SECS, fake_sha};
+use super::{Fault, Mode, QUOTA, Redirect, Role, State, WINDOW_SECS, fake_sha};
 use std::time::{Duration, Instant};
 
 impl State {
@@ -52,6 +52,59 @@ impl State {
         }
     }
 
+    /// The answer to a request a `Redirect` fault matches, if any.
+    pub(super) fn redirect(&self, role: Role, names: &[String], target: &str) -> Option<Response<'static>> {
+        let faults = self.faults.lock().unwrap();
+        let to = faults.iter().find_map(|f| match f {
+            Fault::Redirect { path, to } if matches(names, path) => Some(*to),
+            _ => None,
+        })?;
+        let (here, there) = if role == Role::Api { (&self.endpoint, &self.cdn) } else { (&self.cdn, &self.endpoint) };
+        let location = match to {
+            Redirect::Itself => format!("{here}{target}"),
+            Redirect::OtherHost => format!("{there}{target}"),
+            Redirect::Onward => format!("{here}{target}{}hop", if target.contains('?') { '&' } else { '?' }),
+        };
+        Some(Response::redirect(302, location))
+    }
+
+    /// The answer with the content resized, if a `Resized` fault matches `names` and the answer is
+    /// content (whole, or a range of it).
+    pub(super) fn resized<'a>(&self, names: &[String], response: Response<'a>) -> Response<'a> {
+        let Body::Content(content, range) = &response.body else { return response };
+        let by = {
+            let mut faults = self.faults.lock().unwrap();
+            let found = faults.iter().position(|f| match f {
+                Fault::Resized { path, .. } | Fault::ResizedAlways { path, .. } => matches(names, path),
+                _ => false,
+            });
+            match found.map(|i| (i, faults[i].clone())) {
+                Some((_, Fault::ResizedAlways { by, .. })) => by,
+                Some((i, Fault::Resized { by, .. })) => {
+                    faults.remove(i);
+                    by
+                }
+                _ => return response,
+            }
+        };
+        let mut bytes = content.read();
+        let size = (bytes.len() as u64).saturating_add_signed(by);
+        bytes.resize(size as usize, b'#');
+        let (start, end) = match response.status {
+            206 => (range.start, range.end.min(size)),
+            _ => (0, size),
+        };
+        let mut headers: Vec<_> = response.headers.into_iter().filter(|(name, _)| *name != "Content-Range").collect();
+        if response.status == 206 {
+            if start >= end {
+                return Response::error(416, None, "range not satisfiable")
+                    .header("Content-Range", format!("bytes */{size}"));
+            }
+            headers.push(("Content-Range", format!("bytes {start}-{}/{size}", end - 1)));
+        }
+        Response { status: response.status, headers, body: Body::Owned(bytes[start as usize..end as usize].to_vec()) }
+    }
+
     pub(super) fn take_status_fault(&self, names: &[String]) -> Option<Response<'static>> {
         let mut faults = self.faults.lock().unwrap();
         let i = faults.iter().position(|f| match f {
@@ -73,7 +126,12 @@ impl State {
             | Fault::CorruptByte { path }
             | Fault::CorruptAlways { path }
             | Fault::Stall { path } => matches(names, path),
-            Fault::Status { .. } | Fault::RateLimit { .. } | Fault::ExpireCdnUrls { .. } => false,
+            Fault::Status { .. }
+            | Fault::RateLimit { .. }
+            | Fault::ExpireCdnUrls { .. }
+            | Fault::Redirect { .. }
+            | Fault::Resized { .. }
+            | Fault::ResizedAlways { .. } => false,
         })?;
         Some(match &faults[i] {
             Fault::CorruptAlways { .. } => BodyFault::Corrupt,

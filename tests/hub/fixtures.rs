@@ -84,6 +84,18 @@ pub fn many_files() -> Repo {
     single_commit(Kind::Model, "acme/many-files", "many-files-1", files)
 }
 
+/// Model `acme/huge`: `n` small files, 1,000 to a folder (`dNNN/fNNNNNN.txt`), every 1,000th of them
+/// LFS: a listing of `n / 1000` pages.
+pub fn huge(n: usize) -> Repo {
+    let files = (0..n)
+        .map(|i| {
+            let path = format!("d{:03}/f{i:06}.txt", i / 1000);
+            if i % 1000 == 999 { File::lfs(&path, format!("large {i}\n")) } else { File::new(&path, format!("{i}\n")) }
+        })
+        .collect();
+    single_commit(Kind::Model, "acme/huge", "huge-1", files)
+}
+
 /// Model `acme/gated`: needs `Authorization: Bearer hf_testtoken`.
 pub fn gated() -> Repo {
     let files = vec![File::new("config.json", "{\"model_type\": \"bert\"}\n"), File::lfs("weights.bin", noise(300))];

@@ -136,6 +136,24 @@ pub enum Fault {
     /// Real-Hub mode: once the CDN has answered a request matching `path`, the signed URLs handed
     /// out so far expire (later ones are fine), as they do on the real CDN during a long download.
     ExpireCdnUrls { path: String },
+    /// On every matching request (never consumed), on either host: a 302, to where `to` says.
+    Redirect { path: String, to: Redirect },
+    /// Serve, once, a copy of the content `by` bytes longer (padded) or shorter (cut), with headers
+    /// that agree with it (`Content-Length`, `Content-Range`): a file whose size is not the listing's.
+    Resized { path: String, by: i64 },
+    /// Like `Resized`, on every matching request (never consumed).
+    ResizedAlways { path: String, by: i64 },
+}
+
+/// Where a `Redirect` fault sends a request for `/p?q`.
+#[derive(Clone, Copy, Debug)]
+pub enum Redirect {
+    /// To `/p?q` on the same host: a loop of one.
+    Itself,
+    /// To `/p?q` on the other host, which sends it back: A→B→A.
+    OtherHost,
+    /// To `/p?q&hop` on the same host: a new URL every time, an endless chain without a loop.
+    Onward,
 }
 
 impl Kind {
@@ -297,6 +315,11 @@ impl Hub {
 
     pub fn inject(&self, fault: Fault) {
         self.state.faults.lock().unwrap().push(fault);
+    }
+
+    /// Removes every fault not consumed yet, including those that never are.
+    pub fn clear_faults(&self) {
+        self.state.faults.lock().unwrap().clear();
     }
 
     /// Answer `tree/<rev>` with a 307 to `tree/<rev>/`, as some mirrors do.
@@ -530,6 +553,8 @@ fn respond<'a>(state: &'a State, role: Role, head: &Head) -> (Response<'a>, Opti
     };
     let response = if let Some(limited) = state.rate_limited(role, &names) {
         limited
+    } else if let Some(redirect) = state.redirect(role, &names, &head.target) {
+        redirect
     } else if let Some(status) = state.take_status_fault(&names) {
         status
     } else if head.method != "GET" && head.method != "HEAD" {
@@ -541,6 +566,7 @@ fn respond<'a>(state: &'a State, role: Role, head: &Head) -> (Response<'a>, Opti
     };
     let response = if role == Role::Api && response.status != 429 { state.quota_headers(response) } else { response };
     let has_body = head.method == "GET" && response.status / 100 == 2 && response.body.len() > 0;
+    let response = if has_body { state.resized(&names, response) } else { response };
     let fault = if has_body { state.take_body_fault(&names) } else { None };
     if role == Role::Cdn && response.status / 100 == 2 {
         state.expire_cdn_urls(&names);
@@ -735,11 +761,22 @@ impl State {
         let recursive = param("recursive").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let dir = dir.trim_end_matches('/');
         let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        let selected: Vec<&(String, Value)> = commit
-            .tree
-            .iter()
-            .filter(|(p, _)| p.strip_prefix(&prefix).is_some_and(|rest| recursive || !rest.contains('/')))
-            .collect();
+        // The tree is sorted by path, so everything under a folder is one run of it, found by bisection:
+        // a listing of many pages costs the server a page's work per page.
+        let filtered: Vec<(String, Value)>;
+        let selected: &[(String, Value)] = if recursive {
+            let start = commit.tree.partition_point(|(p, _)| *p < prefix);
+            let len = commit.tree[start..].partition_point(|(p, _)| p.starts_with(&prefix));
+            &commit.tree[start..start + len]
+        } else {
+            filtered = commit
+                .tree
+                .iter()
+                .filter(|(p, _)| p.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .cloned()
+                .collect();
+            &filtered
+        };
         if selected.is_empty() && !dir.is_empty() {
             return Response::error(404, Some("EntryNotFound"), &format!("{dir} does not exist"));
         }
@@ -747,8 +784,9 @@ impl State {
             (_, None) => 0,
             (Mode::Plain, Some(c)) => c.parse().unwrap_or(usize::MAX),
             (Mode::Real, Some(c)) => {
-                let first = unhex(c);
-                selected.iter().position(|(p, _)| Some(p.as_bytes()) == first.as_deref()).unwrap_or(usize::MAX)
+                let first = unhex(c).unwrap_or_default();
+                let at = selected.partition_point(|(p, _)| p.as_bytes() < first.as_slice());
+                if selected.get(at).is_some_and(|(p, _)| p.as_bytes() == first) { at } else { usize::MAX }
             }
         };
         let end = selected.len().min(start.saturating_add(PAGE_SIZE));

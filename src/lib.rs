@@ -27,6 +27,7 @@ pub mod nar;
 pub mod nix;
 pub mod persist;
 pub mod pipeline;
+pub mod prefetch;
 pub mod progress;
 pub mod render;
 pub mod repo;

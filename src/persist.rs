@@ -4,13 +4,16 @@ Persistent storage for outputs that must survive garbage collection: the configu
 manifest `nix-hug-manifest.json` of the persist directory, a local binary cache filled by `nix copy`,
 and which of its entries a URL names. The manifest never loses data: every change is a read-modify-write
 under an exclusive lock, written to a temporary file, synced and renamed into place; a manifest that
-cannot be read is an error that leaves it untouched. Never calls nix itself (the commands do, through
-`nix.rs`).
+cannot be read is an error that leaves it untouched. `export` and `restore` copy outputs between the
+store and the persist directory (`nix copy`, through `nix.rs`).
 */
 
 use crate::error::{Context, Error, Kind, Result, usage};
 use crate::filter::{Filters, regex_to_glob};
-use crate::repo::{RepoType, RepoUrl};
+use crate::render::FetchResult;
+use crate::repo::{Repo, RepoType, RepoUrl};
+use crate::tempdir::TempDir;
+use crate::{info, nix};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -245,6 +248,68 @@ impl Persist {
         Persist { dir: dir.to_owned() }
     }
 
+    /// The configured persist directory, made absolute: a `file://` URL needs it so.
+    pub fn open(config: &Config) -> Result<Persist> {
+        let dir = config.persist_dir()?;
+        Ok(Persist::new(&std::path::absolute(dir).with_context(|| dir.display())?))
+    }
+
+    /// Copies the output of `result` into the persist directory with `nix copy`, then records it in the
+    /// manifest, with the branch or tag it was fetched as (`refs`).
+    pub fn export(&self, result: &FetchResult, refs: Vec<String>) -> Result<()> {
+        let Some(store_path) = result.store_path.as_deref() else {
+            return Err(Error::new(Kind::Nix, "nothing to export: the output is not in the Nix store"));
+        };
+        info!("copying {store_path} to {}", self.dir.display());
+        nix::copy_to(&Cache::new(self)?.url, store_path)?;
+        self.record(Entry {
+            repo_id: result.repo.to_string(),
+            kind: result.repo.kind.as_str().to_owned(),
+            rev: result.rev.clone(),
+            refs,
+            filters: result.filters.clone(),
+            file_tree_hash: result.file_tree_hash.clone(),
+            store_path: store_path.to_owned(),
+            size: result.bytes,
+            files: result.files,
+            exported: now(),
+        })
+    }
+
+    /// Copies the output of `entry` from the persist directory into the store.
+    pub fn restore(&self, entry: &Entry) -> Result<()> {
+        if !self.holds(&entry.store_path) {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!("{} holds no copy of {} (it has no .narinfo for it)", self.dir.display(), entry.store_path),
+            ));
+        }
+        nix::copy_from(&Cache::new(self)?.url, &entry.store_path)
+    }
+
+    /// Makes the output of `entry` valid in the store, from the persist directory if it was collected,
+    /// and gives what `fetch` would have printed for it.
+    pub fn bring_back(&self, entry: &Entry) -> Result<FetchResult> {
+        match nix::valid(&[&entry.store_path])?.as_deref() {
+            Some([true]) => info!("{} is in the store: {}", entry.label(), entry.store_path),
+            Some(_) => {
+                self.restore(entry)?;
+                info!("restored {} from {}", entry.store_path, self.dir.display());
+            }
+            None => return Err(Error::new(Kind::Nix, "nix-store is not on PATH")),
+        }
+        let repo = RepoType::parse(&entry.kind).and_then(|kind| Repo::from_id(kind, &entry.repo_id));
+        Ok(FetchResult {
+            repo: repo.context("in the manifest")?,
+            rev: entry.rev.clone(),
+            filters: entry.filters.clone(),
+            file_tree_hash: entry.file_tree_hash.clone(),
+            store_path: Some(entry.store_path.clone()),
+            files: entry.files,
+            bytes: entry.size,
+        })
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -334,6 +399,39 @@ impl Persist {
             let _ = fs::remove_file(&tmp);
             Error::from(e).context(path.display())
         })
+    }
+}
+
+/// The URL `nix copy` reaches the persist directory by. When its path cannot be written in a URL (see
+/// `cache_url`), that is a symlink with a plain name in a temporary folder, removed on drop.
+struct Cache {
+    url: String,
+    _link: Option<TempDir>,
+}
+
+impl Cache {
+    fn new(persist: &Persist) -> Result<Cache> {
+        let dir = persist.dir();
+        if let Some(url) = cache_url(dir) {
+            return Ok(Cache { url, _link: None });
+        }
+        // Nix follows the symlink only to a folder that exists.
+        fs::create_dir_all(dir).with_context(|| dir.display())?;
+        let tmp = TempDir::new()?;
+        let link = tmp.path().join("persist");
+        std::os::unix::fs::symlink(dir, &link).with_context(|| link.display())?;
+        let url = cache_url(&link).ok_or_else(|| {
+            Error::new(
+                Kind::Io,
+                format!(
+                    "nix copy cannot reach {}: neither its path nor that of the temporary folder {} fits in a \
+                     file:// URL (letters, digits and -._~/ only); set TMPDIR to such a folder",
+                    dir.display(),
+                    tmp.path().display()
+                ),
+            )
+        })?;
+        Ok(Cache { url, _link: Some(tmp) })
     }
 }
 

@@ -106,6 +106,16 @@ pub fn human_size(bytes: u64) -> String {
     if unit == "B" { format!("{bytes} B") } else { format!("{value:.1} {unit}") }
 }
 
+/// `1 file`, `3 files`.
+pub fn files(n: usize) -> String {
+    if n == 1 { "1 file".to_owned() } else { format!("{n} files") }
+}
+
+/// `6203 bytes`, and a rounded size as well when it helps: `14496078336 bytes (13.5 GiB)`.
+pub fn size(bytes: u64) -> String {
+    if bytes < 1024 { format!("{bytes} bytes") } else { format!("{bytes} bytes ({})", human_size(bytes)) }
+}
+
 /// A Nix double-quoted string literal: `\`, `"` and `${` are escaped, and so are control characters.
 pub fn nix_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -237,5 +247,13 @@ nix-hug-lib.fetchDataset {
         assert_eq!(v["storePath"], "/nix/store/00000000000000000000000000000000-x");
         assert_eq!(v["filters"], serde_json::json!({}));
         assert!(json(&r).ends_with("}\n"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(0), "0 bytes");
+        assert_eq!(size(1023), "1023 bytes");
+        assert_eq!(size(1536), "1536 bytes (1.5 KiB)");
+        assert_eq!(size(14_496_078_336), "14496078336 bytes (13.5 GiB)");
     }
 }

@@ -11,6 +11,7 @@ mod help;
 
 use crate::error::{Error, Result, usage};
 use crate::filter::{Filters, glob_to_regex};
+use crate::prefetch::Target;
 use crate::repo::{RepoPath, RepoUrl, parse_url};
 use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, find_flag, top_level_commands, visible_commands};
 use help::{help, version};
@@ -45,19 +46,6 @@ pub enum Action {
     /// The hidden builder commands run by `lib/` derivations in the sandbox.
     BuilderFetch,
     BuilderCache,
-}
-
-/// A repository at a ref, and the files chosen in it: what `fetch` and `ls` both start from.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Target {
-    pub url: RepoUrl,
-    /// `--ref`; the URL's ref and then `main` apply when it is absent.
-    pub rev: Option<String>,
-    /// Regexes, already converted from the globs given; a file or folder URL is among them.
-    pub filters: Filters,
-    /// Each include regex with what it was given as (`--include "*.bin"`, the URL's folder), for
-    /// messages about it.
-    pub includes: Vec<(String, String)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -3,15 +3,16 @@
 the manifest, then print the expression.
 */
 
-use super::{fetch, persisted};
+use super::fetch;
 use crate::cli::FetchArgs;
 use crate::error::{Error, Kind, Result};
 use crate::nix;
-use crate::persist::Config;
+use crate::persist::{Config, Persist};
+use crate::prefetch;
 
 pub fn run(args: &FetchArgs) -> Result<()> {
     fetch::check_out_link(args)?;
-    let persist = persisted::open(&Config::load()?)?;
+    let persist = Persist::open(&Config::load()?)?;
     // Checked before the download, which would otherwise be for nothing: a persist directory that can be
     // written, a manifest that can be read, and Nix.
     persist.check_writable()?;
@@ -19,7 +20,7 @@ pub fn run(args: &FetchArgs) -> Result<()> {
     if nix::version()?.is_none() {
         return Err(Error::new(Kind::Nix, "export copies the output from the Nix store, but nix is not on PATH"));
     }
-    let result = fetch::fetch(args, None)?;
-    persisted::export(&persist, &result, &args.target)?;
+    let result = prefetch::fetch(&args.target, args.jobs, None)?;
+    persist.export(&result, prefetch::ref_name(&args.target).into_iter().collect())?;
     fetch::finish(&result, args)
 }

@@ -1,27 +1,19 @@
 /*!
-`nix-hug fetch URL`: plan like `ls`, run the same pipeline as the sandbox builder into a temporary folder
-named like the store output, hash it, add it to the store and check the path Nix gives it, then print
-the expression. With auto-persist, `persisted` decides whether to fetch at all. `export` fetches the
-same way.
+`nix-hug fetch URL`: `prefetch` puts the output into the store, then the expression (or the JSON, or
+the hash) is printed, after the `--out-link` root is made. With auto-persist, the persist directory is
+looked in first and a fresh download is exported. `--dry-run` plans and says what it would take.
 */
 
-use super::resolve::{self, Resolved};
-use super::{persisted, print};
+use super::print;
 use crate::cli::{FetchArgs, Output};
-use crate::download::{Event, Options};
-use crate::error::Context;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result};
 use crate::hub::Entry;
-use crate::nar::Hash;
-use crate::persist::Config;
-use crate::pipeline::Plan;
-use crate::progress::Progress;
+use crate::persist::{self, Config, Persist};
+use crate::prefetch;
 use crate::render::{self, FetchResult, RepoFields, human_size};
-use crate::tempdir::TempDir;
-use crate::{debug, info, layout, local, nar, nix, persist, pipeline, space, warn};
+use crate::repo::RepoUrl;
+use crate::{info, layout, local, nix, warn};
 use serde::Serialize;
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn run(args: &FetchArgs) -> Result<()> {
     if args.dry_run {
@@ -29,7 +21,11 @@ pub fn run(args: &FetchArgs) -> Result<()> {
     }
     check_out_link(args)?;
     let config = Config::load()?;
-    let result = if config.auto_persist { persisted::fetch(&config, args)? } else { fetch(args, None)? };
+    let result = if config.auto_persist {
+        auto_persisted(&config, args)?
+    } else {
+        prefetch::fetch(&args.target, args.jobs, None)?
+    };
     finish(&result, args)
 }
 
@@ -70,8 +66,8 @@ pub fn finish(result: &FetchResult, args: &FetchArgs) -> Result<()> {
 
 /// `--dry-run`: the plan, where each file would come from, and the totals; nothing is written.
 fn dry_run(args: &FetchArgs) -> Result<()> {
-    let (_, plan) = resolve::plan(&args.target)?;
-    let in_store = in_store(&plan).map(|(_, path)| path);
+    let (_, plan) = prefetch::plan(&args.target)?;
+    let in_store = prefetch::in_store(&plan).map(|(_, path)| path);
     let caches = local::caches_for(&plan.repo);
     let rows: Vec<(&Entry, Source)> = plan
         .files
@@ -137,9 +133,9 @@ fn dry_run(args: &FetchArgs) -> Result<()> {
         let from = if *from == Source::Copy { "copy" } else { "download" };
         out += &format!("{from:<8}  {:width$}  {size:>size_width$}\n", e.path);
     }
-    out += &format!("{}: would download {} ({})", plan.label(), files(download), human_size(download_bytes));
+    out += &format!("{}: would download {} ({})", plan.label(), render::files(download), human_size(download_bytes));
     if copy > 0 {
-        out += &format!(" and copy {} ({}) from copies on this machine", files(copy), human_size(copy_bytes));
+        out += &format!(" and copy {} ({}) from copies on this machine", render::files(copy), human_size(copy_bytes));
     }
     print(&(out + "; nothing was written\n"))
 }
@@ -155,166 +151,48 @@ enum Source {
     Store,
 }
 
-/// An output of exactly this plan that is valid in the store already, and its NAR hash. It is found by
-/// its name, checked by its layout (metadata only, see `layout::Tree::matches`), and its hash is the one
-/// the store recorded, which must give back its path: so not a byte of it is read.
-fn in_store(plan: &Plan) -> Option<(Hash, String)> {
-    let name = plan.repo.store_name(&plan.commit);
-    for path in local::outputs_at(&plan.repo, &plan.commit) {
-        if !layout::Tree::of_fetch(&plan.repo, &plan.commit, &plan.files).matches(&path) {
-            continue;
+/// `fetch` with auto-persist: an output exported at the commit the ref points at, with the same
+/// filters, is used without downloading, copied back into the store if it was collected; otherwise the
+/// fetch runs and its output is exported. The Hub says where a branch or tag points whenever it
+/// answers; only a commit, or a ref when the Hub cannot be reached, is looked up in the manifest alone.
+fn auto_persisted(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
+    let persist = Persist::open(config)?;
+    let url = &args.target.url;
+    let entries = persist.entries()?;
+    let dir = persist.dir().display();
+    let filters = &args.target.filters;
+    let (exported, resolved) = match prefetch::ref_name(&args.target) {
+        None => {
+            let commit = prefetch::asked_ref(&args.target, url).to_ascii_lowercase();
+            (persist::exported_at(&entries, url, &commit, filters), None)
         }
-        let recorded = match nix::nar_hash(&path) {
-            Ok(Some(hash)) => hash,
-            Ok(None) => return None,
-            Err(e) => {
-                debug!("{}: {e}", path.display());
-                continue;
+        Some(name) => match prefetch::commit(&args.target) {
+            Ok(resolved) => {
+                let url = RepoUrl { kind: Some(resolved.repo.kind), ..url.clone() };
+                (persist::exported_at(&entries, &url, &resolved.commit, filters), Some(resolved))
             }
-        };
-        let Ok(hash) = nar::parse_hash(&recorded) else { continue };
-        let path = path.display().to_string();
-        if nar::fixed_output_path(&hash, &name).is_ok_and(|expected| expected == path) {
-            return Some((hash, path));
-        }
-    }
-    None
-}
-
-/// Resolves (unless `resolved` says where the ref points already), downloads (or copies what is already
-/// on this machine), hashes, and adds the output to the store. Without Nix, the result has no store path.
-pub fn fetch(args: &FetchArgs, resolved: Option<Resolved>) -> Result<FetchResult> {
-    let (hub, plan) = match resolved {
-        Some(resolved) => resolve::plan_at(resolved, &args.target)?,
-        None => resolve::plan(&args.target)?,
+            Err(e) if e.kind() == Kind::Network => {
+                let entry = persist::exported_as(&entries, url, &name, filters).ok_or(e)?;
+                warn!(
+                    "the Hub cannot be reached: using {}, exported to {dir} as {name}, without knowing where {name} \
+                     points now",
+                    entry.label()
+                );
+                (Some(entry), None)
+            }
+            Err(e) => return Err(e),
+        },
     };
-    // Checked before downloading anything: Nix would refuse the expression's name as well.
-    let name = plan.repo.store_name(&plan.commit);
-    nar::check_store_name(&name)?;
-    let result = |file_tree_hash, store_path| FetchResult {
-        files: plan.files.len(),
-        bytes: plan.bytes(),
-        repo: plan.repo.clone(),
-        rev: plan.commit.clone(),
-        filters: args.target.filters.clone(),
-        file_tree_hash,
-        store_path,
-    };
-    if let Some((hash, path)) = in_store(&plan) {
-        info!("{} is already in the store: {path}", plan.label());
-        return Ok(result(nar::sri(&hash), Some(path)));
-    }
-    info!("fetching {}, {}", files(plan.files.len()), size(plan.bytes()));
-
-    let tmp = TempDir::new()?;
-    // Named like the store path: `nix-store --add-fixed`, the fallback, takes the name from the folder.
-    let out = tmp.path().join(&name);
-    let nix = nix::version()?.is_some();
-    check_space(&plan, tmp.path(), nix)?;
-    let progress = Progress::new(plan.bytes());
-    let reused = AtomicUsize::new(0);
-    let opts = Options { jobs: args.jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
-    pipeline::fetch(&hub, &plan, &out, opts, &|event| {
-        match event {
-            Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
-            Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
-            Event::Bytes(_) => {}
+    if let Some(entry) = exported {
+        match persist.bring_back(entry) {
+            Ok(result) => return Ok(result),
+            Err(e) => warn!("could not use {} from {dir}: {e}; fetching it", entry.label()),
         }
-        progress.update(&event);
-    })?;
-    drop(progress);
-    match reused.into_inner() {
-        0 => {}
-        n => info!("{} copied from local copies instead of downloaded", files(n)),
     }
-
-    let (hash, store_path) = add_to_store(&out, &name, tmp.path(), nix)?;
-    let file_tree_hash = nar::sri(&hash);
-    debug!("nar sha256 of {name}: {file_tree_hash}");
-    match &store_path {
-        Some(path) => info!("added {path}"),
-        None => warn!(
-            "could not add the output to the Nix store: nix is not on PATH \
-             (building the expression will download it again)"
-        ),
+    persist.check_writable()?;
+    let result = prefetch::fetch(&args.target, args.jobs, resolved)?;
+    if let Err(e) = persist.export(&result, prefetch::ref_name(&args.target).into_iter().collect()) {
+        warn!("could not export to {dir}: {e}");
     }
-    drop(tmp);
-    Ok(result(file_tree_hash, store_path))
-}
-
-/// Hashes the output and puts it into the store (`None` without Nix). The fast way writes the NAR once,
-/// hashing it on the way, as a one-path binary cache that `nix copy` imports: Nix 2.8's
-/// `nix-store --add-fixed` takes about twice as long for the same path. When no `file://` URL can name the
-/// temporary folder, `nix-store --add-fixed` reads the output while we hash it.
-fn add_to_store(out: &Path, name: &str, tmp: &Path, nix: bool) -> Result<(Hash, Option<String>)> {
-    let cache = tmp.join("cache");
-    if let Some(url) = persist::cache_url(&cache)
-        && nix
-    {
-        let (hash, path) = nar::write_binary_cache(out, name, &cache)?;
-        // The NAR holds the output now: free the disk before Nix writes a third copy.
-        std::fs::remove_dir_all(out).with_context(|| out.display())?;
-        nix::copy_from(&url, &path)?;
-        return Ok((hash, Some(path)));
-    }
-    let (hash, added) = std::thread::scope(|s| {
-        let hashing = s.spawn(|| nar::nar_sha256(out));
-        let added = nix::add_fixed(out);
-        (hashing.join().expect("the NAR hash does not panic"), added)
-    });
-    let hash = hash?;
-    let expected = nar::fixed_output_path(&hash, name)?;
-    match added? {
-        Some(path) if path != expected => Err(Error::new(
-            Kind::Nix,
-            format!(
-                "nix-store added the output as {path}, but the expression's output is {expected} \
-                 (is the Nix store somewhere other than {}?)",
-                nar::STORE_DIR
-            ),
-        )),
-        added => Ok((hash, added)),
-    }
-}
-
-/// Refuses, before the download, a fetch the disks cannot hold at their fullest: the output and its NAR
-/// in TMPDIR (`tmp` is in it), then the NAR and the copy Nix makes of it in the store, the output being
-/// removed in between; without a NAR (see `add_to_store`), the output and Nix's copy of it. The store
-/// counts only when Nix is there to write to it.
-fn check_space(plan: &Plan, tmp: &Path, nix: bool) -> Result<()> {
-    let sizes = || plan.files.iter().map(|e| e.size);
-    let out = space::on_disk(sizes());
-    let base = tmp.parent().unwrap_or(tmp);
-    let store = nix::store_dir();
-    let store = (nix && store.is_dir()).then_some(store.as_path());
-    let nar = nix && persist::cache_url(&tmp.join("cache")).is_some();
-    match (store, nar) {
-        (Some(store), true) => {
-            space::check(&[(base, out + space::nar(sizes()))])?;
-            space::check(&[(base, space::nar(sizes())), (store, out)])
-        }
-        (Some(store), false) => space::check(&[(base, out), (store, out)]),
-        (None, _) => space::check(&[(base, out)]),
-    }
-}
-
-/// `1 file`, `3 files`.
-fn files(n: usize) -> String {
-    if n == 1 { "1 file".to_owned() } else { format!("{n} files") }
-}
-
-/// `6203 bytes`, and a rounded size as well when it helps: `14496078336 bytes (13.5 GiB)`.
-fn size(bytes: u64) -> String {
-    if bytes < 1024 { format!("{bytes} bytes") } else { format!("{bytes} bytes ({})", human_size(bytes)) }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes() {
-        assert_eq!(super::size(0), "0 bytes");
-        assert_eq!(super::size(1023), "1023 bytes");
-        assert_eq!(super::size(1536), "1536 bytes (1.5 KiB)");
-        assert_eq!(super::size(14_496_078_336), "14496078336 bytes (13.5 GiB)");
-    }
+    Ok(result)
 }

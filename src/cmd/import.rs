@@ -5,14 +5,14 @@ reported by name and the others are still imported; the command then fails. The 
 again, are printed on stdout.
 */
 
-use super::{persisted, print};
+use super::print;
 use crate::cli::ImportArgs;
 use crate::error::{Error, Kind, Result};
-use crate::persist::{self, Config, Entry};
+use crate::persist::{self, Config, Entry, Persist};
 use crate::{info, msg, nix, repo};
 
 pub fn run(args: &ImportArgs) -> Result<()> {
-    let persist = persisted::open(&Config::load()?)?;
+    let persist = Persist::open(&Config::load()?)?;
     let entries = persist.entries()?;
     let dir = persist.dir().display();
     let chosen: Vec<&Entry> = match args {
@@ -47,7 +47,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         if valid {
             info!("skipped {}: already in the store", entry.label());
         } else {
-            match persisted::restore(&persist, entry) {
+            match persist.restore(entry) {
                 Ok(()) => info!("imported {}", entry.label()),
                 Err(e) if chosen.len() == 1 => return Err(e.context(format!("importing {}", entry.label()))),
                 Err(e) => {

@@ -4,16 +4,17 @@ file of the listing (taken `+` or left out `-`, path, size, `LFS` for large file
 the same as JSON.
 */
 
-use super::{print, resolve};
+use super::print;
 use crate::cli::LsArgs;
 use crate::error::Result;
 use crate::hub::Entry;
 use crate::pipeline::Plan;
+use crate::prefetch;
 use crate::render::{RepoFields, human_size};
 use serde::Serialize;
 
 pub fn run(args: &LsArgs) -> Result<()> {
-    let (_, plan) = resolve::plan(&args.target)?;
+    let (_, plan) = prefetch::plan(&args.target)?;
     print(&if args.json { json(&plan) } else { table(&plan) })
 }
 

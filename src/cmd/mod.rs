@@ -7,9 +7,7 @@ pub mod export;
 pub mod fetch;
 pub mod import;
 pub mod ls;
-mod persisted;
 pub mod refs;
-mod resolve;
 pub mod store;
 
 use crate::cli::{Action, Cli};

@@ -3,16 +3,17 @@
 commit it points at, as a table (the first column is what `--ref` takes) or as JSON.
 */
 
-use super::{print, resolve};
+use super::print;
 use crate::error::Result;
 use crate::hub::{GitRef, Refs};
+use crate::prefetch;
 use crate::repo;
 use serde::Serialize;
 
 pub fn run(url: &str, json: bool) -> Result<()> {
     let parsed = repo::parse_url(url)?;
-    let hub = resolve::hub_from_env()?;
-    let (repo, refs) = resolve::on_repo(&hub, &parsed, |repo| hub.refs(repo))?;
+    let hub = prefetch::hub_from_env()?;
+    let (repo, refs) = prefetch::on_repo(&hub, &parsed, |repo| hub.refs(repo))?;
     let rows = rows(&refs);
     if json {
         #[derive(Serialize)]

@@ -3,15 +3,15 @@
 says for each export whether its output is still in the Nix store or was garbage-collected.
 */
 
-use super::{persisted, print};
+use super::print;
 use crate::error::Result;
-use crate::persist::{Config, Entry, describe_filters};
+use crate::persist::{Config, Entry, Persist, describe_filters};
 use crate::render::human_size;
 use crate::{info, nix, warn};
 use serde::Serialize;
 
 pub fn ls(json: bool) -> Result<()> {
-    let persist = persisted::open(&Config::load()?)?;
+    let persist = Persist::open(&Config::load()?)?;
     let mut entries = persist.entries()?;
     entries.sort_by(|a, b| (&a.repo_id, &a.kind, &a.exported).cmp(&(&b.repo_id, &b.kind, &b.exported)));
     let paths: Vec<&str> = entries.iter().map(|e| e.store_path.as_str()).collect();
@@ -31,7 +31,7 @@ pub fn ls(json: bool) -> Result<()> {
 }
 
 pub fn path() -> Result<()> {
-    print(&format!("{}\n", persisted::open(&Config::load()?)?.dir().display()))
+    print(&format!("{}\n", Persist::open(&Config::load()?)?.dir().display()))
 }
 
 fn status(valid: Option<bool>) -> &'static str {

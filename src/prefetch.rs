@@ -1,0 +1,327 @@
+/*!
+The service below the commands: from what the user asked for (`Target`: a URL, a ref, filters) to an
+output in the store and the facts of the expression that pins it. The Hub comes from the environment
+(`HF_ENDPOINT`, the token); the ref is resolved to a commit (a bare `org/repo` is tried as a model, then
+as a dataset); the tree at that commit is listed and filtered (`pipeline::plan`); an output of exactly
+those files already in the store is taken as it is; otherwise the files are downloaded (or copied from
+copies on this machine), the output is hashed and added to the store (`nix.rs`).
+
+A repo renamed on the Hub (or a legacy id such as `gpt2`) keeps the id the user gave: the cache folder
+is named after it (`models--gpt2`), and that is the folder `from_pretrained("gpt2")` looks for offline,
+so switching to the new id would break the user's code. The Hub redirects the old id, in the sandbox as
+here. The user is told the new id, to pin it instead if they like.
+*/
+
+use crate::download::{Event, Options};
+use crate::error::Context;
+use crate::error::{Error, Kind, Result};
+use crate::filter::Filters;
+use crate::hub::{self, GitRef, Hub, Refs, Revision, Token};
+use crate::nar::Hash;
+use crate::persist;
+use crate::pipeline::{self, Plan};
+use crate::progress::Progress;
+use crate::render::{self, FetchResult};
+use crate::repo::{Repo, RepoType, RepoUrl};
+use crate::tempdir::TempDir;
+use crate::{debug, layout, local, nar, nix, space};
+use crate::{info, warn};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A repository at a commit, and the Hub client that found it.
+pub struct Resolved {
+    pub hub: Hub,
+    pub repo: Repo,
+    pub commit: String,
+}
+
+/// The Hub client and the plan of a fetch of `target`; says on stderr which commit the ref resolved to.
+pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
+    plan_at(commit(target)?, target)
+}
+
+/// The commit `target`'s ref points at on the Hub, said on stderr.
+pub fn commit(target: &Target) -> Result<Resolved> {
+    let url = &target.url;
+    let hub = hub_from_env()?;
+    let rev = asked_ref(target, url);
+
+    let (repo, revision) = resolve(&hub, url, rev)?;
+    let (kind, commit) = (repo.kind.as_str(), revision.commit);
+    if rev == commit {
+        info!("pinned to commit {commit} ({kind} {repo})");
+    } else {
+        info!("resolved {rev} to {commit} ({kind} {repo})");
+    }
+    if let Some(id) = revision.id.filter(|id| *id != repo.id) {
+        info!(
+            "{kind} {repo} is now {id} on the Hub (the old id redirects there); the expression keeps {repo}, so code \
+             that loads {repo} finds it in the cache ({}); fetch {id} to pin the new id",
+            repo.folder()
+        );
+    }
+    Ok(Resolved { hub, repo, commit })
+}
+
+/// The Hub of `HF_ENDPOINT` (default huggingface.co), with the user's token.
+pub fn hub_from_env() -> Result<Hub> {
+    let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty());
+    Hub::new(endpoint.as_deref().unwrap_or(hub::DEFAULT_ENDPOINT), Token::from_env())
+}
+
+/// The ref `target` asks for: `--ref`, else the URL's `/tree/REF`, else `main`.
+pub fn asked_ref<'a>(target: &'a Target, url: &'a RepoUrl) -> &'a str {
+    target.rev.as_deref().or(url.rev.as_deref()).unwrap_or("main")
+}
+
+/// The branch or tag `target` asks for (`main` without one), as the manifest records it; `None` for a
+/// commit.
+pub fn ref_name(target: &Target) -> Option<String> {
+    let name = asked_ref(target, &target.url);
+    (!crate::repo::is_commit(&name.to_ascii_lowercase())).then(|| name.to_owned())
+}
+
+/// The plan of a fetch of `target`'s files at the commit resolved.
+pub fn plan_at(resolved: Resolved, target: &Target) -> Result<(Hub, Plan)> {
+    let Resolved { hub, repo, commit } = resolved;
+    let plan = pipeline::plan(&hub, &repo, &commit, &target.filters)?;
+    check_includes(&plan, &target.includes)?;
+    if !target.filters.include.is_empty() && !plan.files.iter().any(|e| e.lfs.is_some()) {
+        warn!("the filters take no large (LFS) file: --exclude leaves out every one --include takes");
+    }
+    Ok((hub, plan))
+}
+
+/// An `--include` (or a folder URL) that takes no large file is most likely a typo, and would pin the
+/// repo without its weights: an error that lists what there is to take.
+fn check_includes(plan: &Plan, includes: &[(String, String)]) -> Result<()> {
+    let large: Vec<&str> =
+        plan.files.iter().chain(&plan.skipped).filter(|e| e.lfs.is_some()).map(|e| e.path.as_str()).collect();
+    for (given, regex) in includes {
+        let selector = Filters { include: vec![regex.clone()], ..Filters::default() }.compile()?;
+        if large.iter().any(|path| selector.takes(path, true)) {
+            continue;
+        }
+        let there = match large.len() {
+            0 => "it has no large (LFS) file; --include chooses among those".to_owned(),
+            n if n <= 10 => format!("its large files: {}", large.join(", ")),
+            n => format!("its large files: {}, and {} more (see `nix-hug ls`)", large[..10].join(", "), n - 10),
+        };
+        return Err(Error::new(Kind::NotFound, format!("{given} matches no large file of {}; {there}", plan.label())));
+    }
+    Ok(())
+}
+
+/// The repo and what `rev` points at. A ref the repo lacks is reported with the branches and tags it has.
+fn resolve(hub: &Hub, url: &RepoUrl, rev: &str) -> Result<(Repo, Revision)> {
+    on_repo(hub, url, |repo| {
+        hub.revision(repo, rev).map_err(|e| match e.kind() {
+            Kind::NoSuchRevision => {
+                let kind = repo.kind.as_str();
+                let known = hub.refs(repo).map_or(String::new(), |refs| format!(" ({})", ref_names(&refs)));
+                Error::new(Kind::NoSuchRevision, format!("{kind} {repo} has no branch, tag or commit {rev:?}{known}"))
+            }
+            _ => e,
+        })
+    })
+}
+
+/// `branches: main, dev; tags: v1.0`: what `--ref` could have been.
+fn ref_names(refs: &Refs) -> String {
+    let names = |list: &[GitRef]| list.iter().map(GitRef::as_ref_arg).collect::<Vec<_>>().join(", ");
+    let mut parts = vec![format!("branches: {}", names(&refs.branches))];
+    if !refs.tags.is_empty() {
+        parts.push(format!("tags: {}", names(&refs.tags)));
+    }
+    parts.join("; ")
+}
+
+/// `op` on the repo `url` names. A bare `org/repo` is a model if the Hub has such a model, else a
+/// dataset; when neither answers, a repo that exists without the ref asked for is the one to report.
+pub fn on_repo<T>(hub: &Hub, url: &RepoUrl, op: impl Fn(&Repo) -> Result<T>) -> Result<(Repo, T)> {
+    let kinds = match url.kind {
+        Some(kind) => vec![kind],
+        None => vec![RepoType::Model, RepoType::Dataset],
+    };
+    let mut errors = Vec::new();
+    for kind in kinds {
+        let repo = url.with_kind(kind);
+        match op(&repo) {
+            Ok(value) => return Ok((repo, value)),
+            Err(e) if matches!(e.kind(), Kind::NotFound | Kind::NoSuchRevision) => errors.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(i) = errors.iter().position(|e| e.kind() == Kind::NoSuchRevision) {
+        return Err(errors.swap_remove(i));
+    }
+    match errors.len() {
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::new(
+            Kind::NotFound,
+            format!(
+                "neither a model nor a dataset {} exists at {} (a private or gated repo needs a token \
+                 with access: set HF_TOKEN or log in with `hf auth login`)",
+                url.id,
+                hub.endpoint()
+            ),
+        )),
+    }
+}
+
+/// A repository at a ref, and the files chosen in it: what a fetch, `ls` and `export` start from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Target {
+    pub url: RepoUrl,
+    /// `--ref`; the URL's ref and then `main` apply when it is absent.
+    pub rev: Option<String>,
+    /// Regexes, already converted from the globs given; a file or folder URL is among them.
+    pub filters: Filters,
+    /// Each include regex with what it was given as (`--include "*.bin"`, the URL's folder), for
+    /// messages about it.
+    pub includes: Vec<(String, String)>,
+}
+
+/// An output of exactly this plan that is valid in the store already, and its NAR hash. It is found by
+/// its name, checked by its layout (metadata only, see `layout::Tree::matches`), and its hash is the one
+/// the store recorded, which must give back its path: so not a byte of it is read.
+pub fn in_store(plan: &Plan) -> Option<(Hash, String)> {
+    let name = plan.repo.store_name(&plan.commit);
+    for path in local::outputs_at(&plan.repo, &plan.commit) {
+        if !layout::Tree::of_fetch(&plan.repo, &plan.commit, &plan.files).matches(&path) {
+            continue;
+        }
+        let recorded = match nix::nar_hash(&path) {
+            Ok(Some(hash)) => hash,
+            Ok(None) => return None,
+            Err(e) => {
+                debug!("{}: {e}", path.display());
+                continue;
+            }
+        };
+        let Ok(hash) = nar::parse_hash(&recorded) else { continue };
+        let path = path.display().to_string();
+        if nar::fixed_output_path(&hash, &name).is_ok_and(|expected| expected == path) {
+            return Some((hash, path));
+        }
+    }
+    None
+}
+
+/// Resolves (unless `resolved` says where the ref points already), downloads (or copies what is already
+/// on this machine), hashes, and adds the output to the store. Without Nix, the result has no store path.
+pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result<FetchResult> {
+    let (hub, plan) = match resolved {
+        Some(resolved) => plan_at(resolved, target)?,
+        None => plan(target)?,
+    };
+    // Checked before downloading anything: Nix would refuse the expression's name as well.
+    let name = plan.repo.store_name(&plan.commit);
+    nar::check_store_name(&name)?;
+    let result = |file_tree_hash, store_path| FetchResult {
+        files: plan.files.len(),
+        bytes: plan.bytes(),
+        repo: plan.repo.clone(),
+        rev: plan.commit.clone(),
+        filters: target.filters.clone(),
+        file_tree_hash,
+        store_path,
+    };
+    if let Some((hash, path)) = in_store(&plan) {
+        info!("{} is already in the store: {path}", plan.label());
+        return Ok(result(nar::sri(&hash), Some(path)));
+    }
+    info!("fetching {}, {}", render::files(plan.files.len()), render::size(plan.bytes()));
+
+    let tmp = TempDir::new()?;
+    // Named like the store path: `nix-store --add-fixed`, the fallback, takes the name from the folder.
+    let out = tmp.path().join(&name);
+    let nix = nix::version()?.is_some();
+    check_space(&plan, tmp.path(), nix)?;
+    let progress = Progress::new(plan.bytes());
+    let reused = AtomicUsize::new(0);
+    let opts = Options { jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
+    pipeline::fetch(&hub, &plan, &out, opts, &|event| {
+        match event {
+            Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
+            Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
+            Event::Bytes(_) => {}
+        }
+        progress.update(&event);
+    })?;
+    drop(progress);
+    match reused.into_inner() {
+        0 => {}
+        n => info!("{} copied from local copies instead of downloaded", render::files(n)),
+    }
+
+    let (hash, store_path) = add_to_store(&out, &name, tmp.path(), nix)?;
+    let file_tree_hash = nar::sri(&hash);
+    debug!("nar sha256 of {name}: {file_tree_hash}");
+    match &store_path {
+        Some(path) => info!("added {path}"),
+        None => warn!(
+            "could not add the output to the Nix store: nix is not on PATH \
+             (building the expression will download it again)"
+        ),
+    }
+    drop(tmp);
+    Ok(result(file_tree_hash, store_path))
+}
+
+/// Hashes the output and puts it into the store (`None` without Nix). The fast way writes the NAR once,
+/// hashing it on the way, as a one-path binary cache that `nix copy` imports: Nix 2.8's
+/// `nix-store --add-fixed` takes about twice as long for the same path. When no `file://` URL can name the
+/// temporary folder, `nix-store --add-fixed` reads the output while we hash it.
+fn add_to_store(out: &Path, name: &str, tmp: &Path, nix: bool) -> Result<(Hash, Option<String>)> {
+    let cache = tmp.join("cache");
+    if let Some(url) = persist::cache_url(&cache)
+        && nix
+    {
+        let (hash, path) = nar::write_binary_cache(out, name, &cache)?;
+        // The NAR holds the output now: free the disk before Nix writes a third copy.
+        std::fs::remove_dir_all(out).with_context(|| out.display())?;
+        nix::copy_from(&url, &path)?;
+        return Ok((hash, Some(path)));
+    }
+    let (hash, added) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| nar::nar_sha256(out));
+        let added = nix::add_fixed(out);
+        (hashing.join().expect("the NAR hash does not panic"), added)
+    });
+    let hash = hash?;
+    let expected = nar::fixed_output_path(&hash, name)?;
+    match added? {
+        Some(path) if path != expected => Err(Error::new(
+            Kind::Nix,
+            format!(
+                "nix-store added the output as {path}, but the expression's output is {expected} \
+                 (is the Nix store somewhere other than {}?)",
+                nar::STORE_DIR
+            ),
+        )),
+        added => Ok((hash, added)),
+    }
+}
+
+/// Refuses, before the download, a fetch the disks cannot hold at their fullest: the output and its NAR
+/// in TMPDIR (`tmp` is in it), then the NAR and the copy Nix makes of it in the store, the output being
+/// removed in between; without a NAR (see `add_to_store`), the output and Nix's copy of it. The store
+/// counts only when Nix is there to write to it.
+fn check_space(plan: &Plan, tmp: &Path, nix: bool) -> Result<()> {
+    let sizes = || plan.files.iter().map(|e| e.size);
+    let out = space::on_disk(sizes());
+    let base = tmp.parent().unwrap_or(tmp);
+    let store = nix::store_dir();
+    let store = (nix && store.is_dir()).then_some(store.as_path());
+    let nar = nix && persist::cache_url(&tmp.join("cache")).is_some();
+    match (store, nar) {
+        (Some(store), true) => {
+            space::check(&[(base, out + space::nar(sizes()))])?;
+            space::check(&[(base, space::nar(sizes())), (store, out)])
+        }
+        (Some(store), false) => space::check(&[(base, out), (store, out)]),
+        (None, _) => space::check(&[(base, out)]),
+    }
+}

@@ -4,33 +4,14 @@ a new flag completes as soon as it parses. Hidden commands and flags never appea
 globs, repo paths) are not local files, so nothing is proposed for them.
 */
 
-use super::flags::{Cmd, Command, Flag, all_visible_flags, top_level_commands, visible_commands, visible_flags};
-use crate::error::{Result, usage};
+use super::flags::{Cmd, Command, Flag, Shell, all_visible_flags, top_level_commands, visible_commands, visible_flags};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
-
-impl Shell {
-    /// Reads the value of `--generate`.
-    pub fn parse(kind: &str) -> Result<Shell> {
-        match kind {
-            "complete-bash" => Ok(Shell::Bash),
-            "complete-zsh" => Ok(Shell::Zsh),
-            "complete-fish" => Ok(Shell::Fish),
-            _ => Err(usage(format!("unknown KIND {kind:?}: expected complete-bash, complete-zsh or complete-fish"))),
-        }
-    }
-
-    pub fn script(self) -> String {
-        match self {
-            Shell::Bash => bash(),
-            Shell::Zsh => zsh(),
-            Shell::Fish => fish(),
-        }
+/// The completion script for `shell`.
+pub fn script(shell: Shell) -> String {
+    match shell {
+        Shell::Bash => bash(),
+        Shell::Zsh => zsh(),
+        Shell::Fish => fish(),
     }
 }
 
@@ -225,7 +206,7 @@ mod tests {
     #[test]
     fn every_visible_flag_and_command_and_nothing_hidden() {
         for shell in SHELLS {
-            let script = shell.script();
+            let script = script(shell);
             for c in COMMANDS {
                 assert_eq!(script.contains(c.word()), !c.hidden, "{shell:?}: {}", c.name);
                 if shell != Shell::Bash && !c.hidden {
@@ -278,7 +259,7 @@ mod tests {
         for (shell, program, args) in
             [(Shell::Bash, "bash", &["-n"][..]), (Shell::Zsh, "zsh", &["-n"]), (Shell::Fish, "fish", &["--no-execute"])]
         {
-            match run(program, args, &shell.script()) {
+            match run(program, args, &script(shell)) {
                 Some((ok, text)) => assert!(ok, "{program} refuses the script:\n{text}"),
                 None => eprintln!("{program} is not installed: syntax of the {shell:?} script not checked"),
             }

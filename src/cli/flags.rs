@@ -5,8 +5,7 @@ being documented (or documented without being accepted). A flag's `apply` only v
 its value in `Args` (a glob becomes its regex here); checks across flags happen once parsing is done.
 */
 
-use super::complete::Shell;
-use super::help::{
+use super::texts::{
     EXPORT_HELP, FETCH_HELP, IMPORT_HELP, LS_HELP, REFS_HELP, STORE_HELP, STORE_LS_HELP, STORE_PATH_HELP,
 };
 use crate::error::{Result, usage};
@@ -407,6 +406,26 @@ fn set_ref(a: &mut Args, v: Option<String>) -> Result<()> {
     }
     a.rev = Some(v);
     Ok(())
+}
+
+/// The shells `--generate` writes completions for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    /// Reads the value of `--generate`.
+    pub fn parse(kind: &str) -> Result<Shell> {
+        match kind {
+            "complete-bash" => Ok(Shell::Bash),
+            "complete-zsh" => Ok(Shell::Zsh),
+            "complete-fish" => Ok(Shell::Fish),
+            _ => Err(usage(format!("unknown KIND {kind:?}: expected complete-bash, complete-zsh or complete-fish"))),
+        }
+    }
 }
 
 /// The visible commands, in table order.

@@ -8,6 +8,7 @@ I/O beyond argv: help, version and completions come back as text for `cmd` to pr
 mod complete;
 mod flags;
 mod help;
+mod texts;
 
 use crate::error::{Error, Result, usage};
 use crate::filter::{Filters, glob_to_regex};
@@ -125,7 +126,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         let print = match (args.help, args.version, args.generate) {
             (true, _, _) => help(command.map(|c| c.cmd)),
             (_, true, _) => version(),
-            (_, _, Some(shell)) => shell.script(),
+            (_, _, Some(shell)) => complete::script(shell),
             _ => continue,
         };
         return Ok(Cli { debug: args.debug, quiet: args.quiet, action: Action::Print(print) });

@@ -28,12 +28,9 @@ fn uses(module: &str, source: &str, modules: &BTreeSet<String>) -> BTreeSet<Stri
     let path = regex::Regex::new(r"\b(crate|super)((?:::[a-z_][a-z0-9_]*)+)").unwrap();
     for c in path.captures_iter(&code) {
         let rest = c[2].trim_start_matches("::");
-        let full = if &c[1] == "crate" {
-            rest.to_owned()
-        } else if parent.is_empty() {
-            rest.to_owned()
-        } else {
-            format!("{parent}::{rest}")
+        let full = match (&c[1], parent) {
+            ("super", parent) if !parent.is_empty() => format!("{parent}::{rest}"),
+            _ => rest.to_owned(),
         };
         found.extend(resolve(&full));
     }

@@ -10,6 +10,7 @@ use crate::error::{Context, Result, usage};
 use crate::filter::Filters;
 use crate::hub::{self, Hub, Token};
 use crate::layout::{self, Merge};
+use crate::pipeline::Sink;
 use crate::repo::{Repo, RepoType, is_commit};
 use crate::{info, pipeline, space};
 use std::path::PathBuf;
@@ -46,7 +47,7 @@ pub fn fetch() -> Result<()> {
     // The store, as the sandbox shows it; `$out` itself does not exist yet.
     let store = out.parent().unwrap_or(&out);
     space::check(&[(store, space::on_disk(plan.files.iter().map(|e| e.size)))]).context(plan.label())?;
-    let fetched = pipeline::fetch(&hub, &plan, &out, Options::default(), &|event| {
+    let fetched = pipeline::fetch(&hub, &plan, Sink::Dir(&out), Options::default(), &|event| {
         if let Event::Done { name, size } = event {
             info!("{name} ({size} bytes) verified");
         }

@@ -16,10 +16,11 @@ use crate::{debug, retry, warn};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BUFFER: usize = 1 << 20;
@@ -37,6 +38,17 @@ pub enum Expected {
     GitBlob(String),
 }
 
+/// Where a job's bytes go.
+#[derive(Clone, Debug)]
+pub enum Dest {
+    /// A file of its own, written under a temporary name beside it and renamed into place once
+    /// verified (the directory sink). A file already there is taken as done.
+    File(PathBuf),
+    /// The job's `size` bytes at `offset` of a file shared with other jobs (the NAR sink), written in
+    /// place: on failure they stay, and the caller throws the whole file away.
+    At { file: Arc<File>, offset: u64, path: PathBuf },
+}
+
 /// One file to fetch from `url` into `dest`.
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -45,7 +57,7 @@ pub struct Job {
     pub url: String,
     pub size: u64,
     pub expected: Expected,
-    pub dest: PathBuf,
+    pub dest: Dest,
     /// Places on this machine where the same content may already be (checked like a download).
     pub local: Vec<PathBuf>,
 }
@@ -77,7 +89,8 @@ pub enum Event<'a> {
 
 struct FileState {
     job: Job,
-    tmp: PathBuf,
+    /// For a `Dest::File`, the temporary name it is written under.
+    tmp: Option<PathBuf>,
     ranges_left: AtomicUsize,
     /// A local copy of the right size, tried before the network.
     local: Option<PathBuf>,
@@ -97,11 +110,14 @@ pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Eve
     let mut tasks = Vec::new();
     let mut dests = std::collections::HashSet::new();
     for job in jobs {
-        if !dests.insert(job.dest.clone()) || job.dest.exists() {
+        let (first, tmp) = match &job.dest {
+            Dest::File(dest) => (dests.insert(Ok(dest.clone())) && !dest.exists(), Some(temp_name(dest))),
+            Dest::At { offset, .. } => (dests.insert(Err(*offset)), None),
+        };
+        if !first {
             continue;
         }
         let file = files.len();
-        let tmp = temp_name(&job.dest);
         let chunk = opts.chunk.max(1);
         let local =
             job.local.iter().find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == job.size)).cloned();
@@ -124,7 +140,9 @@ pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Eve
     // Large files first, so their ranges spread over every worker and the small files fill the gaps.
     tasks.sort_by_key(|t| std::cmp::Reverse(files[t.file].job.size));
     for f in files.iter().filter(|f| f.ranges_left.load(Ordering::Relaxed) > 1) {
-        File::create(&f.tmp).and_then(|file| file.set_len(f.job.size)).with_context(|| f.tmp.display().to_string())?;
+        if let Some(tmp) = &f.tmp {
+            File::create(tmp).and_then(|file| file.set_len(f.job.size)).with_context(|| tmp.display().to_string())?;
+        }
     }
 
     let next = AtomicUsize::new(0);
@@ -148,8 +166,8 @@ pub fn download(hub: &Hub, jobs: Vec<Job>, opts: Options, progress: &(dyn Fn(Eve
     match first_error.into_inner().unwrap() {
         None => Ok(()),
         Some(e) => {
-            for f in &files {
-                let _ = fs::remove_file(&f.tmp);
+            for tmp in files.iter().filter_map(|f| f.tmp.as_ref()) {
+                let _ = fs::remove_file(tmp);
             }
             Err(e)
         }
@@ -161,6 +179,57 @@ fn temp_name(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.part"))
 }
 
+/// Where a job's bytes go: the file, the offset of its first byte there, and the path for messages.
+struct Place {
+    file: Arc<File>,
+    base: u64,
+    path: PathBuf,
+}
+
+impl Place {
+    /// For a `Dest::File`, its temporary file, made afresh when `fresh` (else the one preallocated for
+    /// its ranges).
+    fn of(file: &FileState, fresh: bool) -> Result<Place> {
+        match (&file.job.dest, &file.tmp) {
+            (Dest::At { file, offset, path }, _) => Ok(Place { file: file.clone(), base: *offset, path: path.clone() }),
+            (Dest::File(_), Some(tmp)) => {
+                let opened = OpenOptions::new().read(true).write(true).create(fresh).truncate(fresh).open(tmp);
+                Ok(Place {
+                    file: Arc::new(opened.with_context(|| tmp.display().to_string())?),
+                    base: 0,
+                    path: tmp.clone(),
+                })
+            }
+            (Dest::File(dest), None) => unreachable!("{}: a file of its own has a temporary name", dest.display()),
+        }
+    }
+
+    fn write(&self, bytes: &[u8], pos: u64) -> Result<()> {
+        self.file.write_all_at(bytes, self.base + pos).map_err(|e| crate::space::write_error(e, &self.path))
+    }
+
+    /// The job's `size` bytes as written, to read back.
+    fn reader(&self, size: u64) -> Region<'_> {
+        Region { file: &self.file, pos: self.base, end: self.base + size }
+    }
+}
+
+/// Bytes `pos..end` of a file, read in order.
+struct Region<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for Region<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(usize::try_from(self.end - self.pos).unwrap_or(usize::MAX));
+        let n = self.file.read_at(&mut buf[..n], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 fn run_task(
     hub: &Hub,
     file: &FileState,
@@ -169,50 +238,52 @@ fn run_task(
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<()> {
     let job = &file.job;
+    let place = Place::of(file, range.is_none())?;
     match range {
-        None if file.local.as_ref().is_some_and(|local| copy_local(local, job, &file.tmp, buf).is_ok()) => {
+        None if file.local.as_ref().is_some_and(|local| copy_local(local, job, &place, buf).is_ok()) => {
             progress(Event::Reused { name: &job.name, size: job.size });
         }
         None => {
-            let mut verified = stream_whole(hub, job, &file.tmp, buf, progress);
+            let mut verified = stream_whole(hub, job, &place, buf, progress);
             if let Err(e) = &verified
                 && e.kind() == Kind::Integrity
             {
                 // Corruption in transit is rare but possible: one fresh attempt before giving up.
                 warn!("{}: {e}; downloading it once more", job.name);
-                verified = stream_whole(hub, job, &file.tmp, buf, progress);
+                verified = stream_whole(hub, job, &place, buf, progress);
             }
             verified?;
         }
         Some((start, end)) => {
-            if let Err(e) = fetch_range(hub, file, start, end, buf, progress) {
+            if let Err(e) = fetch_range(hub, file, &place, start, end, buf, progress) {
                 if e.kind() != Kind::Integrity {
                     return Err(e);
                 }
                 warn!("{}: {e}; downloading bytes {start}-{end} once more", job.name);
-                fetch_range(hub, file, start, end, buf, progress)?;
+                fetch_range(hub, file, &place, start, end, buf, progress)?;
             }
             if file.ranges_left.fetch_sub(1, Ordering::AcqRel) != 1 {
                 return Ok(());
             }
-            if let Err(e) = hash_file(&file.tmp, job, buf, |_| Ok(())) {
+            if let Err(e) = hash_read(place.reader(job.size), job, buf, |_| Ok(())) {
                 if e.kind() != Kind::Integrity {
                     return Err(e);
                 }
                 // As for a whole file: once more from scratch, by this worker, then the error.
                 warn!("{}: {e}; downloading it once more", job.name);
-                stream_whole(hub, job, &file.tmp, buf, progress)?;
+                stream_whole(hub, job, &place, buf, progress)?;
             }
         }
     }
-    fs::rename(&file.tmp, &job.dest).with_context(|| job.dest.display().to_string())?;
+    if let (Dest::File(dest), Some(tmp)) = (&job.dest, &file.tmp) {
+        fs::rename(tmp, dest).with_context(|| dest.display().to_string())?;
+    }
     progress(Event::Done { name: &job.name, size: job.size });
     Ok(())
 }
 
-/// Streams a whole file into `tmp`, hashing as it goes, resuming after transient failures.
-fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
-    let mut out = File::create(tmp).with_context(|| tmp.display().to_string())?;
+/// Streams a whole file into its place, hashing as it goes, resuming after transient failures.
+fn stream_whole(hub: &Hub, job: &Job, place: &Place, buf: &mut [u8], progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
     let mut hasher = Hasher::new(&job.expected, job.size);
     let (mut written, mut furthest) = (0u64, 0u64);
     retry::retrying(&job.name, |progressed| {
@@ -225,15 +296,13 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
             (Some((start, _)), 206) => check_content_range(&resp, start, &url)?,
             (Some(_), _) => {
                 // The server ignored the range: start over.
-                out.set_len(0)?;
-                out.seek(SeekFrom::Start(0))?;
                 hasher = Hasher::new(&job.expected, job.size);
                 written = 0;
             }
             _ => {}
         }
         let mut body = resp.into_body().into_reader();
-        copy(&mut body, (&mut out, tmp), job.size - written, buf, &url, |chunk| {
+        copy(&mut body, place, written, job.size - written, buf, &url, |chunk| {
             hasher.update(chunk);
             written += chunk.len() as u64;
             furthest = furthest.max(written);
@@ -246,9 +315,15 @@ fn stream_whole(hub: &Hub, job: &Job, tmp: &Path, buf: &mut [u8], progress: &(dy
 
 /// Copies a local file that should hold the same content, verifying it like a download; a copy that
 /// does not verify (changed, truncated) is simply not used.
-fn copy_local(local: &Path, job: &Job, tmp: &Path, buf: &mut [u8]) -> Result<()> {
-    let mut out = File::create(tmp)?;
-    let verified = hash_file(local, job, buf, |chunk| out.write_all(chunk));
+fn copy_local(local: &Path, job: &Job, place: &Place, buf: &mut [u8]) -> Result<()> {
+    let mut pos = 0;
+    let verified = File::open(local).map_err(Error::from).and_then(|input| {
+        hash_read(input, job, buf, |chunk| {
+            place.write(chunk, pos)?;
+            pos += chunk.len() as u64;
+            Ok(())
+        })
+    });
     match &verified {
         Ok(()) => debug!("{}: copied from {}", job.name, local.display()),
         Err(e) => debug!("{}: not using {}: {e}", job.name, local.display()),
@@ -256,10 +331,9 @@ fn copy_local(local: &Path, job: &Job, tmp: &Path, buf: &mut [u8]) -> Result<()>
     verified
 }
 
-/// Reads a whole file, checking it against the job's hash and handing each chunk to `sink` on the way.
-fn hash_file(path: &Path, job: &Job, buf: &mut [u8], mut sink: impl FnMut(&[u8]) -> std::io::Result<()>) -> Result<()> {
+/// Reads `input` to its end, checking it against the job's hash and handing each chunk to `sink`.
+fn hash_read(mut input: impl Read, job: &Job, buf: &mut [u8], mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     let mut hasher = Hasher::new(&job.expected, job.size);
-    let mut input = File::open(path)?;
     loop {
         let n = input.read(buf)?;
         if n == 0 {
@@ -271,16 +345,16 @@ fn hash_file(path: &Path, job: &Job, buf: &mut [u8], mut sink: impl FnMut(&[u8])
     hasher.verify(&job.expected)
 }
 
-/// Fetches bytes `start..=end` of a file into their place in the preallocated temporary file.
+/// Fetches bytes `start..=end` of a file into their place.
 fn fetch_range(
     hub: &Hub,
     file: &FileState,
+    place: &Place,
     start: u64,
     end: u64,
     buf: &mut [u8],
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<()> {
-    let mut out = OpenOptions::new().write(true).open(&file.tmp)?;
     let mut pos = start;
     retry::retrying(&file.job.name, |progressed| {
         let before = pos;
@@ -298,9 +372,8 @@ fn fetch_range(
         check_content_range(&resp, pos, &final_url)?;
         check_size(&resp, file.job.size)?;
         *file.final_url.lock().unwrap() = Some(final_url.clone());
-        out.seek(SeekFrom::Start(pos))?;
         let mut body = resp.into_body().into_reader();
-        copy(&mut body, (&mut out, &file.tmp), end + 1 - pos, buf, &final_url, |chunk| {
+        copy(&mut body, place, pos, end + 1 - pos, buf, &final_url, |chunk| {
             pos += chunk.len() as u64;
             *progressed = pos >= before + PROGRESS;
             progress(Event::Bytes(chunk.len() as u64));
@@ -342,11 +415,12 @@ fn check_size(resp: &ureq::http::Response<ureq::Body>, size: u64) -> Result<()> 
     }
 }
 
-/// Copies exactly `want` bytes from `body` to `out` (the file, and its path for messages); a shorter body
-/// is a transient error, a longer one is cut.
+/// Copies exactly `want` bytes from `body` into `place`, from byte `at` of the job on; a shorter body is
+/// a transient error, a longer one is cut.
 fn copy(
     body: &mut impl Read,
-    (out, path): (&mut File, &Path),
+    place: &Place,
+    at: u64,
     want: u64,
     buf: &mut [u8],
     url: &str,
@@ -371,7 +445,7 @@ fn copy(
             }
             Err(e) => return Err(Error::transient(format!("{}: {e}", redact(url)), Duration::ZERO)),
         };
-        out.write_all(&buf[..n]).map_err(|e| crate::space::write_error(e, path))?;
+        place.write(&buf[..n], at + (want - left))?;
         on_chunk(&buf[..n]);
         left -= n as u64;
     }

@@ -136,29 +136,47 @@ fn padding(len: u64) -> usize {
     ((8 - len % 8) % 8) as usize
 }
 
-/// Writes `dir` as a binary cache holding one path: `tree` as the recursive sha256 fixed-output path
-/// `name` (`nix-cache-info`, the uncompressed NAR, and a narinfo whose `CA` field lets Nix take it without
-/// a signature). The tree is read once: the NAR is hashed as it is written. Returns the NAR hash and the
-/// store path.
-pub fn write_binary_cache(tree: &Path, name: &str, dir: &Path) -> Result<(Hash, String)> {
+/// Makes `dir` a binary cache for one path (`nix-cache-info` and `nar/`) and gives the file its NAR goes
+/// in, uncompressed; `add_narinfo` then lists it.
+pub fn binary_cache(dir: &Path, name: &str) -> Result<std::path::PathBuf> {
     check_store_name(name)?;
     let nar_dir = dir.join("nar");
     std::fs::create_dir_all(&nar_dir)?;
     std::fs::write(dir.join("nix-cache-info"), format!("StoreDir: {STORE_DIR}\n"))?;
-    let nar_file = nar_dir.join(format!("{name}.nar"));
-    let mut out = io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&nar_file)?);
-    let (hash, size) = dump(tree, &mut out)?;
-    // No fsync: the cache is read by `nix copy` right away and thrown away after.
-    out.into_inner().map_err(|e| e.into_error())?;
-    let path = fixed_output_path(&hash, name)?;
-    let hash32 = nix32(&hash);
+    Ok(nar_dir.join(format!("{name}.nar")))
+}
+
+/// The narinfo of the NAR `binary_cache` gave for `name`, of sha256 `hash` and `size` bytes, as the
+/// recursive sha256 fixed-output path it is: its `CA` field lets Nix take it without a signature.
+/// Returns the store path.
+pub fn add_narinfo(dir: &Path, name: &str, hash: &Hash, size: u64) -> Result<String> {
+    let path = fixed_output_path(hash, name)?;
+    let hash32 = nix32(hash);
     let narinfo = format!(
         "StorePath: {path}\nURL: nar/{name}.nar\nCompression: none\nFileHash: sha256:{hash32}\nFileSize: {size}\n\
          NarHash: sha256:{hash32}\nNarSize: {size}\nReferences: \nCA: fixed:r:sha256:{hash32}\n"
     );
     let hash_part = &path[STORE_DIR.len() + 1..STORE_DIR.len() + 33];
     std::fs::write(dir.join(format!("{hash_part}.narinfo")), narinfo)?;
-    Ok((hash, path))
+    Ok(path)
+}
+
+/// The sha256 of a file, and its size.
+pub fn file_sha256(path: &Path) -> Result<(Hash, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::from(e).context(path.display()))?;
+    let (mut hasher, mut size, mut buf) = (Sha256::new(), 0u64, vec![0u8; 1 << 20]);
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok((hasher.finalize().into(), size)),
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::from(e).context(path.display())),
+        }
+    }
 }
 
 /// Nix's base-32 (its own alphabet, read from the last byte), as store paths and `sha256:` hashes use it.

@@ -5,14 +5,17 @@ the CLI prints is the hash the sandbox produces. Never prints or reads the envir
 (endpoint, token), the filters and the output folder arrive as arguments.
 */
 
-use crate::download::{self, Event, Expected, Job, Options};
+use crate::download::{self, Dest, Event, Expected, Job, Options};
 use crate::error::{Context, Error, Kind, Result};
 use crate::filter::{Filters, check_paths};
 use crate::hub::{Entry, Hub};
-use crate::layout;
+use crate::layout::{self, Tree};
+use crate::nar::Skeleton;
 use crate::repo::Repo;
 use std::collections::HashSet;
+use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 /// What a fetch of `repo` at `commit` takes, decided before anything touches the disk.
 #[derive(Debug)]
@@ -50,27 +53,48 @@ pub fn plan(hub: &Hub, repo: &Repo, commit: &str, filters: &Filters) -> Result<P
     Ok(Plan { repo: repo.clone(), commit: commit.to_owned(), files, skipped })
 }
 
-/// Downloads the planned files into `out` and lays out the cache there.
-pub fn fetch(hub: &Hub, plan: &Plan, out: &Path, opts: Options, progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
+/// Where a fetch puts its output.
+pub enum Sink<'a> {
+    /// A folder: the output itself (the sandbox builder's `$out`).
+    Dir(&'a Path),
+    /// One file: the output's NAR, every blob downloaded straight to its offset (what the CLI imports).
+    Nar(&'a Path),
+}
+
+/// Downloads the planned files into `sink`, laid out as a Hugging Face cache.
+pub fn fetch(hub: &Hub, plan: &Plan, sink: Sink, opts: Options, progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
+    let job = |e: &Entry, dest| Job {
+        name: e.path.clone(),
+        url: hub.resolve_url(&plan.repo, &plan.commit, &e.path),
+        size: e.size,
+        expected: match &e.lfs {
+            Some(lfs) => Expected::Sha256(lfs.oid.clone()),
+            None => Expected::GitBlob(e.oid.clone()),
+        },
+        dest,
+        local: opts.local_caches.iter().map(|cache| layout::blob_path(cache, &plan.repo, e.etag())).collect(),
+    };
     let run = || -> Result<()> {
-        layout::prepare(out, &plan.repo)?;
-        let jobs = plan
-            .files
-            .iter()
-            .map(|e| Job {
-                name: e.path.clone(),
-                url: hub.resolve_url(&plan.repo, &plan.commit, &e.path),
-                size: e.size,
-                expected: match &e.lfs {
-                    Some(lfs) => Expected::Sha256(lfs.oid.clone()),
-                    None => Expected::GitBlob(e.oid.clone()),
-                },
-                dest: layout::blob_path(out, &plan.repo, e.etag()),
-                local: opts.local_caches.iter().map(|cache| layout::blob_path(cache, &plan.repo, e.etag())).collect(),
-            })
-            .collect();
-        download::download(hub, jobs, opts.clone(), progress)?;
-        layout::finish(out, &plan.repo, &plan.commit, &plan.files)
+        match sink {
+            Sink::Dir(out) => {
+                layout::prepare(out, &plan.repo)?;
+                let dest = |e: &Entry| Dest::File(layout::blob_path(out, &plan.repo, e.etag()));
+                download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)?;
+                layout::finish(out, &plan.repo, &plan.commit, &plan.files)
+            }
+            Sink::Nar(path) => {
+                let skeleton = Skeleton::of(&Tree::of_fetch(&plan.repo, &plan.commit, &plan.files));
+                let file = File::create_new(path).with_context(|| path.display().to_string())?;
+                skeleton.write(&file).map_err(|e| crate::space::write_error(e, path))?;
+                let file = Arc::new(file);
+                let dest = |e: &Entry| Dest::At {
+                    file: file.clone(),
+                    offset: skeleton.blobs[e.etag()],
+                    path: path.to_owned(),
+                };
+                download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)
+            }
+        }
     };
     run().context(plan.label())
 }

@@ -13,12 +13,12 @@ here. The user is told the new id, to pin it instead if they like.
 */
 
 use crate::download::{Event, Options};
-use crate::error::Context;
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filters;
 use crate::hub::{self, GitRef, Hub, Refs, Revision, Token};
 use crate::nar::Hash;
 use crate::persist;
+use crate::pipeline::Sink;
 use crate::pipeline::{self, Plan};
 use crate::progress::Progress;
 use crate::render::{self, FetchResult};
@@ -235,28 +235,48 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
     info!("fetching {}, {}", render::files(plan.files.len()), render::size(plan.bytes()));
 
     let tmp = TempDir::new()?;
-    // Named like the store path: `nix-store --add-fixed`, the fallback, takes the name from the folder.
-    let out = tmp.path().join(&name);
     let nix = nix::version()?.is_some();
-    check_space(&plan, tmp.path(), nix)?;
+    // The NAR goes into a one-path binary cache that `nix copy` imports: Nix 2.8's
+    // `nix-store --add-fixed` takes about twice as long for the same path. Without Nix, or a `file://`
+    // URL that can name the temporary folder, the output is a folder (added with `--add-fixed`).
+    let cache = tmp.path().join("cache");
+    let cache_url = persist::cache_url(&cache).filter(|_| nix);
+    check_space(&plan, tmp.path(), nix, cache_url.is_some())?;
     let progress = Progress::new(plan.bytes());
     let reused = AtomicUsize::new(0);
     let opts = Options { jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
-    pipeline::fetch(&hub, &plan, &out, opts, &|event| {
-        match event {
-            Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
-            Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
-            Event::Bytes(_) => {}
+    let fetch_into = |sink| -> Result<()> {
+        pipeline::fetch(&hub, &plan, sink, opts.clone(), &|event| {
+            match event {
+                Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
+                Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
+                Event::Bytes(_) => {}
+            }
+            progress.update(&event);
+        })?;
+        progress.finish();
+        match reused.load(Ordering::Relaxed) {
+            0 => {}
+            n => info!("{} copied from local copies instead of downloaded", render::files(n)),
         }
-        progress.update(&event);
-    })?;
-    drop(progress);
-    match reused.into_inner() {
-        0 => {}
-        n => info!("{} copied from local copies instead of downloaded", render::files(n)),
-    }
-
-    let (hash, store_path) = add_to_store(&out, &name, tmp.path(), nix)?;
+        Ok(())
+    };
+    let (hash, store_path) = match &cache_url {
+        Some(url) => {
+            let nar_file = nar::binary_cache(&cache, &name)?;
+            fetch_into(Sink::Nar(&nar_file))?;
+            let (hash, size) = nar::file_sha256(&nar_file)?;
+            let path = nar::add_narinfo(&cache, &name, &hash, size)?;
+            nix::copy_from(url, &path)?;
+            (hash, Some(path))
+        }
+        None => {
+            // Named like the store path: `nix-store --add-fixed` takes the name from the folder.
+            let out = tmp.path().join(&name);
+            fetch_into(Sink::Dir(&out))?;
+            add_fixed(&out, &name)?
+        }
+    };
     let file_tree_hash = nar::sri(&hash);
     debug!("nar sha256 of {name}: {file_tree_hash}");
     match &store_path {
@@ -270,21 +290,8 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
     Ok(result(file_tree_hash, store_path))
 }
 
-/// Hashes the output and puts it into the store (`None` without Nix). The fast way writes the NAR once,
-/// hashing it on the way, as a one-path binary cache that `nix copy` imports: Nix 2.8's
-/// `nix-store --add-fixed` takes about twice as long for the same path. When no `file://` URL can name the
-/// temporary folder, `nix-store --add-fixed` reads the output while we hash it.
-fn add_to_store(out: &Path, name: &str, tmp: &Path, nix: bool) -> Result<(Hash, Option<String>)> {
-    let cache = tmp.join("cache");
-    if let Some(url) = persist::cache_url(&cache)
-        && nix
-    {
-        let (hash, path) = nar::write_binary_cache(out, name, &cache)?;
-        // The NAR holds the output now: free the disk before Nix writes a third copy.
-        std::fs::remove_dir_all(out).with_context(|| out.display())?;
-        nix::copy_from(&url, &path)?;
-        return Ok((hash, Some(path)));
-    }
+/// Hashes the output folder `out` while `nix-store --add-fixed` reads it (`None` without Nix).
+fn add_fixed(out: &Path, name: &str) -> Result<(Hash, Option<String>)> {
     let (hash, added) = std::thread::scope(|s| {
         let hashing = s.spawn(|| nar::nar_sha256(out));
         let added = nix::add_fixed(out);
@@ -305,23 +312,17 @@ fn add_to_store(out: &Path, name: &str, tmp: &Path, nix: bool) -> Result<(Hash, 
     }
 }
 
-/// Refuses, before the download, a fetch the disks cannot hold at their fullest: the output and its NAR
-/// in TMPDIR (`tmp` is in it), then the NAR and the copy Nix makes of it in the store, the output being
-/// removed in between; without a NAR (see `add_to_store`), the output and Nix's copy of it. The store
-/// counts only when Nix is there to write to it.
-fn check_space(plan: &Plan, tmp: &Path, nix: bool) -> Result<()> {
+/// Refuses, before the download, a fetch the disks cannot hold at their fullest: the NAR in TMPDIR (`tmp`
+/// is in it) and the copy Nix makes of it in the store; without a NAR (see `fetch`), the output folder
+/// instead of the NAR. The store counts only when Nix is there to write to it.
+fn check_space(plan: &Plan, tmp: &Path, nix: bool, nar: bool) -> Result<()> {
     let sizes = || plan.files.iter().map(|e| e.size);
     let out = space::on_disk(sizes());
     let base = tmp.parent().unwrap_or(tmp);
     let store = nix::store_dir();
-    let store = (nix && store.is_dir()).then_some(store.as_path());
-    let nar = nix && persist::cache_url(&tmp.join("cache")).is_some();
-    match (store, nar) {
-        (Some(store), true) => {
-            space::check(&[(base, out + space::nar(sizes()))])?;
-            space::check(&[(base, space::nar(sizes())), (store, out)])
-        }
-        (Some(store), false) => space::check(&[(base, out), (store, out)]),
-        (None, _) => space::check(&[(base, out)]),
+    let here = if nar { space::nar(sizes()) } else { out };
+    match (nix && store.is_dir()).then_some(store.as_path()) {
+        Some(store) => space::check(&[(base, here), (store, out)]),
+        None => space::check(&[(base, here)]),
     }
 }

@@ -68,11 +68,18 @@ impl Progress {
     }
 }
 
-impl Drop for Progress {
-    fn drop(&mut self) {
+impl Progress {
+    /// Clears the status line: the download is over.
+    pub fn finish(&self) {
         if self.shown {
             msg::clear_status();
         }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

@@ -431,7 +431,7 @@ fn ls_announces_what_fetch_takes() {
         let plan = pipeline::plan(&client, &repo, rev, &filters).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join(repo.store_name(rev));
-        pipeline::fetch(&client, &plan, &out, Options::default(), &|_| {}).unwrap();
+        pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&out), Options::default(), &|_| {}).unwrap();
         assert_eq!(nar::sri(&nar::nar_sha256(&out).unwrap()), fetch["fileTreeHash"].as_str().unwrap(), "{flags:?}");
         let snapshot = out.join(repo.folder()).join("snapshots").join(rev);
         let fetched: Vec<String> = WalkDir::new(&snapshot)

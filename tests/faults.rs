@@ -290,7 +290,8 @@ fn a_disk_that_fills_mid_download_is_one_error_naming_the_folder() {
     while std::io::Write::write_all(&mut filler, &[0; 1 << 16]).is_ok() {}
     drop(filler);
     let run: Run = child.wait_with_output().unwrap().into();
-    let line = run.fails(&["acme/big@", ": big.bin: no space left in ", &tmp.path().display().to_string()]);
+    // Whichever file was being written when the room ran out is the one named.
+    let line = run.fails(&["acme/big@", ": no space left in ", &tmp.path().display().to_string()]);
     assert!(started.elapsed() < Duration::from_secs(30), "{line}");
     std::fs::remove_file(tmp.path().join("filler")).unwrap();
     assert_clean(&hub, &run, tmp.path());

@@ -26,7 +26,7 @@ fn fetch_with(
     let out = tempfile::tempdir().unwrap().keep().join("out");
     let client = Client::new(&hub.endpoint(), token.and_then(Token::from_value))?;
     let plan = pipeline::plan(&client, repo, commit, filters)?;
-    pipeline::fetch(&client, &plan, &out, opts, &|_| {})?;
+    pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&out), opts, &|_| {})?;
     Ok(out)
 }
 
@@ -269,7 +269,8 @@ fn a_file_that_keeps_failing_verification_is_an_error_and_leaves_nothing() {
     let out = tempfile::tempdir().unwrap();
     let client = Client::new(&hub.endpoint(), None).unwrap();
     let plan = pipeline::plan(&client, &model, &commit, &Filters::default()).unwrap();
-    let err = pipeline::fetch(&client, &plan, out.path(), Options::default(), &|_| {}).unwrap_err();
+    let err =
+        pipeline::fetch(&client, &plan, pipeline::Sink::Dir(out.path()), Options::default(), &|_| {}).unwrap_err();
     assert_eq!(err.kind(), Kind::Integrity);
     let msg = err.to_string();
     assert!(
@@ -497,7 +498,7 @@ fn many_files_are_planned_in_linear_time() {
             url: format!("{}/nothing/{i}", hub.endpoint()),
             size: 1,
             expected: Expected::GitBlob("0".repeat(40)),
-            dest: dir.path().join(format!("blob{i}")),
+            dest: nix_hug::download::Dest::File(dir.path().join(format!("blob{i}"))),
             local: Vec::new(),
         })
         .collect();

@@ -35,7 +35,7 @@ fn fetch_locally(hub: &Hub, attr: &'static str, fixture: hub::Repo, commit: usiz
     let local = tempfile::tempdir().unwrap().keep().join(repo.store_name(&commit));
     let client = Client::new(&hub.endpoint(), None).unwrap();
     let plan = pipeline::plan(&client, &repo, &commit, &filters).unwrap();
-    pipeline::fetch(&client, &plan, &local, Options::default(), &|_| {}).unwrap();
+    pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&local), Options::default(), &|_| {}).unwrap();
     let hash = nar::sri(&nar::nar_sha256(&local).unwrap());
     let function = if kind == RepoType::Model { "fetchModel" } else { "fetchDataset" };
     Fetch { attr, function, fixture, commit, filters, local, hash }

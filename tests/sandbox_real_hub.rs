@@ -24,7 +24,7 @@ fn hash_of(hub: &Hub, id: &str, commit: &str, filters: &Filters) -> String {
     let out = out.path().join(repo.store_name(commit));
     let client = Client::new(&hub.endpoint(), Token::from_value(TOKEN)).unwrap();
     let plan = pipeline::plan(&client, &repo, commit, filters).unwrap();
-    pipeline::fetch(&client, &plan, &out, Options::default(), &|_| {}).unwrap();
+    pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&out), Options::default(), &|_| {}).unwrap();
     nar::sri(&nar::nar_sha256(&out).unwrap())
 }
 

@@ -31,7 +31,7 @@ fn fetch_model_builds_over_https_once_the_ca_bundle_is_in_the_sandbox() {
     let name = repo.store_name(&commit);
     let client = Client::new(&plain.endpoint(), None).unwrap();
     let plan = pipeline::plan(&client, &repo, &commit, &Filters::default()).unwrap();
-    pipeline::fetch(&client, &plan, &dir.path().join(&name), Options::default(), &|_| {}).unwrap();
+    pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&dir.path().join(&name)), Options::default(), &|_| {}).unwrap();
     let hash = nar::nar_sha256(&dir.path().join(&name)).unwrap();
     let expected = nar::fixed_output_path(&hash, &name).unwrap();
 

@@ -7,19 +7,21 @@ source. It prints on one line, outermost context first.
 use std::fmt;
 use std::time::Duration;
 
+/// What went wrong, as far as it changes what happens next: the exit code, or what is tried instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// A bad flag, value, URL form or environment: exit code 2.
+    /// A bad flag, value, URL form, configuration or environment: exit code 2.
     Usage,
-    Network,
-    Auth,
+    /// No such repository or file (a bare `org/repo` is then tried as a dataset).
     NotFound,
     /// The repository exists, the branch, tag or commit asked for does not.
     NoSuchRevision,
-    /// Content that does not match its hash, or an unsafe listing from the network.
+    /// The Hub could not be reached or kept failing (auto-persist then uses what it exported).
+    Network,
+    /// Content that does not match its hash or its listing (fetched once more), or an unsafe listing.
     Integrity,
-    Nix,
-    Io,
+    /// Anything else: access refused, Nix, the disk.
+    Failed,
 }
 
 pub struct Error {
@@ -27,16 +29,24 @@ pub struct Error {
     message: String,
     context: Vec<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    /// Set on transient failures (connection errors, timeouts, 408/429/5xx, short bodies): how long the
-    /// server asked us to wait before trying again, zero when it did not say.
-    retry_after: Option<Duration>,
+    /// Worth trying again (connection errors, timeouts, 408/429/5xx, short bodies)...
+    transient: bool,
+    /// ...no sooner than this, when the server said so.
+    retry_after: Duration,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), context: Vec::new(), source: None, retry_after: None }
+        Error {
+            kind,
+            message: message.into(),
+            context: Vec::new(),
+            source: None,
+            transient: false,
+            retry_after: Duration::ZERO,
+        }
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -46,10 +56,15 @@ impl Error {
 
     /// A network failure worth retrying, after at least `after`.
     pub fn transient(message: impl Into<String>, after: Duration) -> Error {
-        Error { retry_after: Some(after), ..Error::new(Kind::Network, message) }
+        Error { transient: true, retry_after: after, ..Error::new(Kind::Network, message) }
     }
 
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// How long the server asked to wait before a retry; zero when it did not say.
+    pub fn retry_after(&self) -> Duration {
         self.retry_after
     }
 
@@ -97,11 +112,15 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
-        Error::new(Kind::Io, e.to_string())
+        Error::new(Kind::Failed, e.to_string())
     }
 }
 
@@ -126,12 +145,14 @@ mod tests {
 
     #[test]
     fn layers_outermost_first() {
-        let e = Error::new(Kind::Io, "reading")
+        let e = Error::new(Kind::Failed, "reading")
             .with_source(std::io::Error::other("disk on fire"))
             .context("config.json")
             .context("acme/bert@0123456");
         assert_eq!(e.layers(), ["acme/bert@0123456", "config.json", "reading", "disk on fire"]);
         assert_eq!(e.to_string(), "acme/bert@0123456: config.json: reading: disk on fire");
         assert_eq!(usage("bad").layers(), ["bad"]);
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"), "the cause is chained for other reporters too");
     }
 }

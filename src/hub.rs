@@ -315,15 +315,15 @@ impl Hub {
         let what = repo.kind.as_str();
         let err = match (status, code, &self.token) {
             (401, _, Some(token)) if refused => Error::new(
-                Kind::Auth,
+                Kind::Failed,
                 format!("the Hub refused {} (invalid or expired): set a valid one", token.described()),
             ),
             (401, "GatedRepo", None) => Error::new(
-                Kind::Auth,
+                Kind::Failed,
                 format!("{what} {repo} is gated and no token is set: set {TOKEN_SOURCES} to a token with access"),
             ),
             (_, "GatedRepo", token) => Error::new(
-                Kind::Auth,
+                Kind::Failed,
                 format!(
                     "{what} {repo} is gated and {} has no access to it yet: request access at {}/{}{repo}",
                     token.as_ref().map_or_else(|| "the token".to_owned(), Token::described),
@@ -337,7 +337,7 @@ impl Hub {
                 Kind::NotFound,
                 format!("{what} {repo} not found at {} (if it is private or gated, {token_help})", origin(url)),
             ),
-            (403, _, _) => Error::new(Kind::Auth, format!("access to {what} {repo} denied (403): {token_help}")),
+            (403, _, _) => Error::new(Kind::Failed, format!("access to {what} {repo} denied (403): {token_help}")),
             _ => status_error(resp, url),
         };
         Err(err)
@@ -427,7 +427,7 @@ pub fn status_error(resp: &Response<ureq::Body>, url: &str) -> Error {
             }
             Error::transient(msg, after.unwrap_or_default())
         }
-        401 | 403 => Error::new(Kind::Auth, msg),
+        401 | 403 => Error::new(Kind::Failed, msg),
         404 => Error::new(Kind::NotFound, msg),
         _ => Error::new(Kind::Network, msg),
     }
@@ -538,7 +538,7 @@ mod tests {
             e.to_string(),
             format!("cannot reach {endpoint} (connection refused): check your network or HF_ENDPOINT")
         );
-        assert!(e.retry_after().is_some(), "transient");
+        assert!(e.is_transient(), "transient");
 
         // As std reports a failed lookup (a real one would leave loopback).
         let lookup = std::io::Error::other("failed to lookup address information: Name or service not known");

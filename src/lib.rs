@@ -5,12 +5,14 @@ One binary, two faces. Inside the Nix sandbox it is the builder of the derivatio
 it fetches one repository at a pinned commit into `$out`, or assembles several into one cache. Outside,
 it is the user's CLI. Both run the same `pipeline`:
 
-  repo (URL forms) -> hub (revision, tree) -> filter (choice, unsafe paths) -> download (parallel,
-  verified) -> layout (HF cache folders) -> nar (NAR hash, store path)
+  repo (URL forms) -> hub (revision, tree) -> filter (choice, unsafe paths) -> layout (the HF cache
+  as a value) -> download (parallel, verified) into a folder, or into its NAR (nar::Skeleton)
 
 so the hash the CLI prints is the one the sandbox produces. The CLI around it: `cli` (argv, help,
-completions), `cmd` (one file per command, the only writer of stdout), `nix` (the Nix commands it runs),
-`render` (the expression and the JSON it prints), `msg` and `progress` (stderr), `tempdir` (temporary folders, removed even on Ctrl-C).
+completions), `cmd` (one file per command, the only writer of stdout), `prefetch` (the service the
+commands share: resolve, plan, download, add to the store), `persist` (the persist directory), `nix` (the
+Nix commands it runs), `render` (the expression and the JSON it prints), `msg` and `progress` (stderr),
+`tempdir` (temporary folders, removed even on Ctrl-C).
 */
 
 pub mod builder;

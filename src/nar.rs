@@ -23,7 +23,7 @@ pub fn nar_sha256(path: &Path) -> Result<Hash> {
 /// Streams the NAR serialisation of `path` into `out`, hashing it on the way: its sha256 and size.
 fn dump(path: &Path, out: impl io::Write) -> Result<(Hash, u64)> {
     let nar_error =
-        |e: nix_nar::NarError| Error::new(Kind::Io, format!("serialising {} as a NAR: {e}", path.display()));
+        |e: nix_nar::NarError| Error::new(Kind::Failed, format!("serialising {} as a NAR: {e}", path.display()));
     let mut encoder = nix_nar::Encoder::builder(path).internal_buffer_size(1 << 20).build().map_err(nar_error)?;
     let mut tee = HashingWriter { hasher: Sha256::new(), out };
     let size = io::copy(&mut encoder, &mut tee)?;

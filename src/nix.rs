@@ -27,7 +27,7 @@ pub fn add_fixed(dir: &Path) -> Result<Option<String>> {
     match stdout.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>()[..] {
         [path] if path.starts_with('/') => Ok(Some(path.to_owned())),
         _ => Err(Error::new(
-            Kind::Nix,
+            Kind::Failed,
             format!("`{}` printed {stdout:?}, not a store path", command_line("nix-store", &args)),
         )),
     }
@@ -78,7 +78,7 @@ pub fn add_root(path: &str, link: &Path) -> Result<()> {
     ];
     match run("nix-store", &args)? {
         Some(_) => Ok(()),
-        None => Err(Error::new(Kind::Nix, "nix-store is not on PATH")),
+        None => Err(Error::new(Kind::Failed, "nix-store is not on PATH")),
     }
 }
 
@@ -99,7 +99,7 @@ fn nix(args: &[&str]) -> Result<()> {
     full.extend(args.iter().map(OsStr::new));
     match run("nix", &full)? {
         Some(_) => Ok(()),
-        None => Err(Error::new(Kind::Nix, format!("`{}`: nix is not on PATH", command_line("nix", &full)))),
+        None => Err(Error::new(Kind::Failed, format!("`{}`: nix is not on PATH", command_line("nix", &full)))),
     }
 }
 
@@ -111,18 +111,18 @@ fn run(program: &str, args: &[&OsStr]) -> Result<Option<String>> {
     let output = match Command::new(program).args(args).stdin(Stdio::null()).output() {
         Ok(output) => output,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::new(Kind::Nix, format!("running `{line}`")).with_source(e)),
+        Err(e) => return Err(Error::new(Kind::Failed, format!("running `{line}`")).with_source(e)),
     };
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        return Err(Error::new(Kind::Nix, format!("`{line}` failed ({}): {}", output.status, tail(&stderr))));
+        return Err(Error::new(Kind::Failed, format!("`{line}` failed ({}): {}", output.status, tail(&stderr))));
     }
     for l in stderr.lines().filter(|l| !l.trim().is_empty()) {
         debug!("{program}: {l}");
     }
     String::from_utf8(output.stdout)
         .map(Some)
-        .map_err(|_| Error::new(Kind::Nix, format!("`{line}` printed something that is not UTF-8")))
+        .map_err(|_| Error::new(Kind::Failed, format!("`{line}` printed something that is not UTF-8")))
 }
 
 /// The last lines of a command's stderr, on one line.
@@ -168,7 +168,7 @@ mod tests {
     fn missing_program_is_not_an_error() {
         assert!(run("nix-hug-no-such-program", &[]).unwrap().is_none());
         let e = run("false", &[]).unwrap_err();
-        assert_eq!(e.kind(), Kind::Nix);
+        assert_eq!(e.kind(), Kind::Failed);
         assert!(e.to_string().starts_with("`false` failed (exit status: 1)"), "{e}");
     }
 }

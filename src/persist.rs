@@ -258,7 +258,7 @@ impl Persist {
     /// manifest, with the branch or tag it was fetched as (`refs`).
     pub fn export(&self, result: &FetchResult, refs: Vec<String>) -> Result<()> {
         let Some(store_path) = result.store_path.as_deref() else {
-            return Err(Error::new(Kind::Nix, "nothing to export: the output is not in the Nix store"));
+            return Err(Error::new(Kind::Failed, "nothing to export: the output is not in the Nix store"));
         };
         info!("copying {store_path} to {}", self.dir.display());
         nix::copy_to(&Cache::new(self)?.url, store_path)?;
@@ -296,7 +296,7 @@ impl Persist {
                 self.restore(entry)?;
                 info!("restored {} from {}", entry.store_path, self.dir.display());
             }
-            None => return Err(Error::new(Kind::Nix, "nix-store is not on PATH")),
+            None => return Err(Error::new(Kind::Failed, "nix-store is not on PATH")),
         }
         let repo = RepoType::parse(&entry.kind).and_then(|kind| Repo::from_id(kind, &entry.repo_id));
         Ok(FetchResult {
@@ -334,7 +334,7 @@ impl Persist {
         }
         let probe = dir.join(format!(".nix-hug-write-test-{}", std::process::id()));
         fs::create_dir_all(dir).and_then(|()| File::create(&probe)).and_then(|_| fs::remove_file(&probe)).map_err(|e| {
-            Error::new(Kind::Io, format!("cannot write to the persist directory {}", dir.display())).with_source(e)
+            Error::new(Kind::Failed, format!("cannot write to the persist directory {}", dir.display())).with_source(e)
         })
     }
 
@@ -370,7 +370,7 @@ impl Persist {
         let path = self.manifest_path();
         let refused = |why: String| {
             let message = format!("{}: {why}; it was left as it is: fix or move it", path.display());
-            Err(Error::new(Kind::Io, message))
+            Err(Error::new(Kind::Failed, message))
         };
         match fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
@@ -422,7 +422,7 @@ impl Cache {
         std::os::unix::fs::symlink(dir, &link).with_context(|| link.display())?;
         let url = cache_url(&link).ok_or_else(|| {
             Error::new(
-                Kind::Io,
+                Kind::Failed,
                 format!(
                     "nix copy cannot reach {}: neither its path nor that of the temporary folder {} fits in a \
                      file:// URL (letters, digits and -._~/ only); set TMPDIR to such a folder",

@@ -301,7 +301,7 @@ fn add_fixed(out: &Path, name: &str) -> Result<(Hash, Option<String>)> {
     let expected = nar::fixed_output_path(&hash, name)?;
     match added? {
         Some(path) if path != expected => Err(Error::new(
-            Kind::Nix,
+            Kind::Failed,
             format!(
                 "nix-store added the output as {path}, but the expression's output is {expected} \
                  (is the Nix store somewhere other than {}?)",

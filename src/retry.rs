@@ -1,5 +1,5 @@
 /*!
-When to try again: transient network failures (the errors that carry `retry_after`) are retried with
+When to try again: transient network failures (`Error::is_transient`) are retried with
 exponential backoff and jitter, never sooner than the server's `Retry-After`, and given up after a few
 attempts that made no progress.
 */
@@ -28,12 +28,12 @@ pub fn retrying<T>(what: &str, mut attempt: impl FnMut(&mut bool) -> Result<T>) 
     loop {
         let mut progressed = false;
         match attempt(&mut progressed) {
-            Err(e) if e.retry_after().is_some() => {
+            Err(e) if e.is_transient() => {
                 failures = if progressed { 1 } else { failures + 1 };
                 if failures >= MAX_ATTEMPTS {
                     return Err(e);
                 }
-                let wait = backoff(failures, e.retry_after().unwrap_or_default());
+                let wait = backoff(failures, e.retry_after());
                 warn!("{what}: {e}; retrying in {:.1}s", wait.as_secs_f32());
                 std::thread::sleep(wait);
             }

@@ -77,7 +77,7 @@ pub fn check(at_once: &[(&Path, u64)]) -> Result<()> {
             };
             let (need, free) = (human_size(need), human_size(free));
             let msg = format!("not enough space: the fetch needs {need} in {place}, which has {free} free");
-            return Err(Error::new(Kind::Io, msg));
+            return Err(Error::new(Kind::Failed, msg));
         }
     }
     Ok(())
@@ -87,7 +87,7 @@ pub fn check(at_once: &[(&Path, u64)]) -> Result<()> {
 pub fn write_error(e: io::Error, file: &Path) -> Error {
     if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) {
         let dir = file.parent().unwrap_or(file);
-        Error::new(Kind::Io, format!("no space left in {}", dir.display()))
+        Error::new(Kind::Failed, format!("no space left in {}", dir.display()))
     } else {
         Error::from(e).context(file.display())
     }

@@ -133,7 +133,7 @@ mod tests {
             "the TLS certificate of https://h:1 is not trusted (UnknownIssuer): if a proxy intercepts TLS, \
              set NIX_SSL_CERT_FILE to a PEM bundle that holds its CA"
         );
-        assert!(e.retry_after().is_none(), "not transient");
+        assert!(!e.is_transient(), "not transient");
         assert!(handshake_error(&ureq::Error::Io(std::io::ErrorKind::ConnectionReset.into()), "https://h").is_none());
     }
 }

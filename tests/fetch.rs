@@ -171,7 +171,7 @@ fn the_token_goes_to_the_hub_only() {
         let model = repo(RepoType::Model, "acme/gated");
 
         let err = fetch_with(&hub, None, &model, &commit, &Filters::default(), Options::default()).unwrap_err();
-        assert_eq!(err.kind(), Kind::Auth);
+        assert_eq!(err.kind(), Kind::Failed);
         assert!(err.to_string().contains("model acme/gated is gated and no token is set: set HF_TOKEN"), "{err}");
 
         hub.clear_requests();
@@ -194,7 +194,7 @@ fn gated_repos_say_what_the_token_lacks() {
     let model = repo(RepoType::Model, "acme/gated");
     let refusal = |token| {
         let err = fetch_with(&hub, token, &model, &commit, &Filters::default(), Options::default()).unwrap_err();
-        assert_eq!(err.kind(), Kind::Auth, "{err}");
+        assert_eq!(err.kind(), Kind::Failed, "{err}");
         assert!(!err.to_string().contains('\n'), "{err}");
         err.to_string()
     };

@@ -18,7 +18,7 @@ pub fn run(args: &FetchArgs) -> Result<()> {
     persist.check_writable()?;
     persist.entries()?;
     if nix::version()?.is_none() {
-        return Err(Error::new(Kind::Nix, "export copies the output from the Nix store, but nix is not on PATH"));
+        return Err(Error::new(Kind::Failed, "export copies the output from the Nix store, but nix is not on PATH"));
     }
     let result = prefetch::fetch(&args.target, args.jobs, None)?;
     persist.export(&result, prefetch::ref_name(&args.target).into_iter().collect())?;

@@ -39,7 +39,7 @@ pub fn check_out_link(args: &FetchArgs) -> Result<()> {
         ));
     }
     if nix::version()?.is_none() {
-        return Err(Error::new(Kind::Nix, "--out-link makes a garbage-collector root, but nix is not on PATH"));
+        return Err(Error::new(Kind::Failed, "--out-link makes a garbage-collector root, but nix is not on PATH"));
     }
     Ok(())
 }
@@ -48,7 +48,10 @@ pub fn check_out_link(args: &FetchArgs) -> Result<()> {
 pub fn finish(result: &FetchResult, args: &FetchArgs) -> Result<()> {
     if let Some(link) = &args.out_link {
         let Some(path) = &result.store_path else {
-            return Err(Error::new(Kind::Nix, "--out-link: the output is not in the Nix store (nix is not on PATH)"));
+            return Err(Error::new(
+                Kind::Failed,
+                "--out-link: the output is not in the Nix store (nix is not on PATH)",
+            ));
         };
         // A symlink there is replaced, as nix-build does; `nix-store --add-root` itself refuses to.
         if std::fs::symlink_metadata(link).is_ok_and(|meta| meta.file_type().is_symlink()) {

@@ -40,7 +40,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
 
     let paths: Vec<&str> = chosen.iter().map(|e| e.store_path.as_str()).collect();
     let valid = nix::valid(&paths)?
-        .ok_or_else(|| Error::new(Kind::Nix, "import copies into the Nix store, but nix-store is not on PATH"))?;
+        .ok_or_else(|| Error::new(Kind::Failed, "import copies into the Nix store, but nix-store is not on PATH"))?;
     let mut imported = String::new();
     let mut failed = Vec::new();
     for (entry, valid) in chosen.iter().zip(valid) {
@@ -63,7 +63,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
     match failed.len() {
         0 => Ok(()),
         n => Err(Error::new(
-            Kind::Nix,
+            Kind::Failed,
             format!("{n} of {} exports could not be imported: {}", chosen.len(), failed.join(", ")),
         )),
     }

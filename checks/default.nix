@@ -254,6 +254,16 @@ let
     (throws "rev 41 hex" (fetch "model" "acme/tiny-bert" { rev = rev + "0"; }).name)
     (throws "rev upper case" (fetch "model" "acme/tiny-bert" { rev = upperRev; }).name)
     (throws "rev null" (fetch "model" "acme/tiny-bert" { rev = null; }).name)
+    (check "hash, as nixpkgs calls it, is fileTreeHash" (lib.fetchModel {
+      inherit rev;
+      url = "acme/tiny-bert";
+      hash = fakeHash;
+    }).outPath model.outPath)
+    (throws "fileTreeHash and hash both" (fetch "model" "acme/tiny-bert" { hash = fakeHash; }).name)
+    (throws "neither fileTreeHash nor hash" (lib.fetchModel {
+      inherit rev;
+      url = "acme/tiny-bert";
+    }).name)
     (throws "fileTreeHash too short" (fetch "model" "acme/tiny-bert" { fileTreeHash = "sha256-AAAA"; }).name)
     (throws "fileTreeHash sha512" (fetch "model" "acme/tiny-bert" { fileTreeHash = "sha512-AAAA"; }).name)
     (throws "filters unknown key" (fetch "model" "acme/tiny-bert" { filters.includes = [ ".*" ]; }).name)

@@ -345,7 +345,9 @@ let
     args@{
       url,
       rev,
-      fileTreeHash,
+      # `hash`, as nixpkgs' fetchers call it, is the same thing.
+      fileTreeHash ? null,
+      hash ? null,
       filters ? null,
       endpoint ? null,
       # Deprecated (older nix-hug hashed the Hub's JSON): accepted and ignored.
@@ -354,6 +356,7 @@ let
     }:
     let
       u = parseUrl url;
+      outputHash = if fileTreeHash != null then fileTreeHash else hash;
       # The store name and the cache folder spell the id's "/" as "-" and "--".
       dashed = replaceStrings [ "/" ] [ "-" ] u.repoId;
       folder = "${type}s--${replaceStrings [ "/" ] [ "--" ] u.repoId}";
@@ -372,7 +375,7 @@ let
         endpoint = if endpoint == null then "" else endpoint;
         outputHashMode = "recursive";
         outputHashAlgo = "sha256";
-        outputHash = fileTreeHash;
+        inherit outputHash;
         # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies and
         # the CA bundle of a proxy that intercepts TLS (the file must be visible in the sandbox).
         impureEnvVars = [
@@ -423,10 +426,14 @@ let
         "nix-hug: ${fn} ${u.repoId}: rev must be a full 40-hex commit id, got ${toJSON rev}; "
         + "run `nix-hug fetch ${url}` to get the commit and the fileTreeHash"
       )
-    else if !validHash fileTreeHash then
+    else if fileTreeHash != null && hash != null then
+      throw "nix-hug: ${fn} ${u.repoId}: give fileTreeHash or hash (the same thing), not both"
+    else if outputHash == null then
+      throw "nix-hug: ${fn} ${u.repoId}: fileTreeHash (or hash) is missing; run `nix-hug fetch ${url}` to get it"
+    else if !validHash outputHash then
       throw (
         "nix-hug: ${fn} ${u.repoId}: fileTreeHash must be a sha256 hash (SRI, nix32 or hex), "
-        + "got ${toJSON fileTreeHash}; run `nix-hug fetch ${url}` to get it"
+        + "got ${toJSON outputHash}; run `nix-hug fetch ${url}` to get it"
       )
     else if !validFilters filters then
       throw (

@@ -489,15 +489,10 @@ fn is_hex(s: &str, len: usize) -> bool {
 
 /// Percent-encodes like Python's `urllib.parse.quote`: `A-Za-z0-9_.-~` stay, and `/` when `keep_slash`.
 pub fn quote(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || (keep_slash && b == b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
+    const PATH: &AsciiSet = &SEGMENT.remove(b'/');
+    utf8_percent_encode(s, if keep_slash { PATH } else { SEGMENT }).to_string()
 }
 
 #[cfg(test)]

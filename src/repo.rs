@@ -287,25 +287,12 @@ fn decode_path(raw: &str) -> Result<String, String> {
 
 /// `%XX` escapes must spell UTF-8, and no control character may appear, raw or escaped.
 fn percent_decode(raw: &str) -> Result<String, String> {
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut rest = raw.as_bytes();
-    while let Some((&b, after)) = rest.split_first() {
-        rest = after;
-        if b != b'%' {
-            bytes.push(b);
-            continue;
-        }
-        match *after {
-            [hi, lo, ref after @ ..] if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
-                let digit = |d: u8| (d as char).to_digit(16).unwrap_or_default() as u8;
-                bytes.push(digit(hi) << 4 | digit(lo));
-                rest = after;
-            }
-            _ => return Err(format!("invalid percent-encoding in {raw:?} (write a % as %25)")),
-        }
+    let escape = |s: &str| s.get(..2).is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !raw.split('%').skip(1).all(escape) {
+        return Err(format!("invalid percent-encoding in {raw:?} (write a % as %25)"));
     }
-    match String::from_utf8(bytes) {
-        Ok(s) if !s.chars().any(|c| c.is_ascii_control()) => Ok(s),
+    match percent_encoding::percent_decode_str(raw).decode_utf8() {
+        Ok(s) if !s.chars().any(|c| c.is_ascii_control()) => Ok(s.into_owned()),
         Ok(_) => Err(format!("{raw:?} holds a control character")),
         Err(_) => Err(format!("{raw:?} is not UTF-8 once percent-decoded")),
     }

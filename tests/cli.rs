@@ -34,7 +34,7 @@ struct Env {
 impl Env {
     fn new(hub: &Hub) -> Env {
         let root = tempfile::tempdir().unwrap();
-        for dir in ["home", "hf", "tmp", "empty-path"] {
+        for dir in ["home", "tmp"] {
             std::fs::create_dir(root.path().join(dir)).unwrap();
         }
         Env { root, endpoint: hub.endpoint(), path: None, vars: Vec::new() }
@@ -65,18 +65,8 @@ impl Env {
 
     /// `program` in the scrubbed environment.
     fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        let dir = self.root.path();
-        let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .env("HF_ENDPOINT", &self.endpoint)
-            .env("HOME", dir.join("home"))
-            .env("HF_HOME", dir.join("hf"))
-            .env("TMPDIR", self.tmp())
-            .env("PATH", self.path.clone().unwrap_or_else(|| dir.join("empty-path").into_os_string()));
-        if self.path.is_none() {
-            // Without Nix, no earlier output in the machine's store may stand in for a download.
-            cmd.env("NIX_STORE_DIR", dir.join("empty-store"));
-        }
+        let home = self.root.path().join("home");
+        let mut cmd = support::scrubbed(program, &self.endpoint, &home, &self.tmp(), self.path.as_deref());
         for (name, value) in &self.vars {
             cmd.env(name, value);
         }

@@ -10,6 +10,7 @@ use hub::{Hub, fixtures};
 use nix_hug::filter::Filters;
 use nix_hug::persist::{Entry, MANIFEST, Persist};
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -56,7 +57,7 @@ impl Env {
     /// The persist directory at `name` under the temporary folder.
     fn with_persist_dir(hub: &Hub, name: &str) -> Env {
         let root = tempfile::tempdir().unwrap();
-        for dir in ["home", "hf", "tmp", "empty"] {
+        for dir in ["home", "tmp"] {
             std::fs::create_dir(root.path().join(dir)).unwrap();
         }
         let persist = root.path().join(name);
@@ -76,20 +77,12 @@ impl Env {
     /// `nix-hug args…`, with `extra` variables on top.
     fn command(&self, extra: &[(&str, &str)], args: &[&str]) -> Command {
         let dir = self.root.path();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nix-hug"));
-        cmd.args(args)
-            .current_dir(dir)
-            .env_clear()
-            .env("HF_ENDPOINT", &self.endpoint)
-            .env("HOME", dir.join("home"))
-            .env("HF_HOME", dir.join("hf"))
-            .env("TMPDIR", dir.join("tmp"))
-            .env("NIX_HUG_PERSIST_DIR", &self.persist);
+        let path = self.nix.then_some(OsStr::new("/usr/bin:/bin"));
+        let mut cmd =
+            support::scrubbed(env!("CARGO_BIN_EXE_nix-hug"), &self.endpoint, &dir.join("home"), &dir.join("tmp"), path);
+        cmd.args(args).current_dir(dir).env("NIX_HUG_PERSIST_DIR", &self.persist);
         if self.nix {
-            cmd.env("PATH", "/usr/bin:/bin").env("NIX_REMOTE", "local").env("NIX_CONFIG", "require-sigs = true");
-        } else {
-            // Without Nix, no earlier output in the machine's store may stand in for a download.
-            cmd.env("PATH", dir.join("empty")).env("NIX_STORE_DIR", dir.join("empty"));
+            cmd.env("NIX_REMOTE", "local").env("NIX_CONFIG", "require-sigs = true");
         }
         for (name, value) in &self.vars {
             cmd.env(name, value);

@@ -265,25 +265,8 @@ impl Sandbox {
 
     /// The `nix-hug` command of `case`, in this environment; `path` is `PATH` (an empty folder if `None`).
     fn command(&self, case: &Case, path: Option<&std::ffi::OsStr>) -> Command {
-        let home = self.home();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nix-hug"));
-        cmd.env_clear()
-            .env("HF_ENDPOINT", &self.hub)
-            .env("HOME", &home)
-            .env("HF_HOME", home.join(".cache/huggingface"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("TMPDIR", self.tmp())
-            .env("PATH", path.map_or_else(|| self.root.path().join("empty").into_os_string(), ToOwned::to_owned))
-            .env("NO_COLOR", "1")
-            .current_dir(self.root.path().join("cwd"));
-        if path.is_none() {
-            // Without Nix, no store either: `fetch` would copy files from earlier outputs in this machine's
-            // store. (With Nix, the real store is the one `nix-store` adds to.)
-            cmd.env("NIX_STORE_DIR", self.root.path().join("store"));
-        }
+        let mut cmd = support::scrubbed(env!("CARGO_BIN_EXE_nix-hug"), &self.hub, &self.home(), &self.tmp(), path);
+        cmd.current_dir(self.root.path().join("cwd"));
         for arg in &case.args {
             cmd.arg(self.expand(arg));
         }

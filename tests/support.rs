@@ -37,17 +37,29 @@ pub fn static_package() -> PathBuf {
         .clone()
 }
 
-/// `nix-hug` in a scrubbed environment: the Hub at `endpoint`, HOME and TMPDIR in `dir`, and no Nix
-/// (PATH and NIX_STORE_DIR name folders that do not exist, so no earlier output stands in for a download).
-pub fn nix_hug_without_nix(endpoint: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nix-hug"));
-    cmd.env_clear()
-        .env("HF_ENDPOINT", endpoint)
-        .env("HOME", dir)
-        .env("TMPDIR", dir)
-        .env("PATH", dir.join("no-nix"))
-        .env("NIX_STORE_DIR", dir.join("no-store"));
+/// `program` (`nix-hug`, or what runs it) as a user runs it, in a scrubbed environment: the Hub at `endpoint`, no token, HOME `home`
+/// (so the Hugging Face cache and the config file are in their default places under it), TMPDIR `tmp`,
+/// and PATH `path`. Without a `path` there is no Nix: PATH and NIX_STORE_DIR name folders that do not
+/// exist, so that no output already in this machine's store stands in for a download.
+pub fn scrubbed(
+    program: impl AsRef<std::ffi::OsStr>,
+    endpoint: &str,
+    home: &Path,
+    tmp: &Path,
+    path: Option<&std::ffi::OsStr>,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear().env("HF_ENDPOINT", endpoint).env("HOME", home).env("TMPDIR", tmp).env("NO_COLOR", "1");
+    match path {
+        Some(path) => cmd.env("PATH", path),
+        None => cmd.env("PATH", home.join("no-nix")).env("NIX_STORE_DIR", home.join("no-store")),
+    };
     cmd
+}
+
+/// `nix-hug` without Nix, with HOME and TMPDIR both `dir`.
+pub fn nix_hug_without_nix(endpoint: &str, dir: &Path) -> Command {
+    scrubbed(env!("CARGO_BIN_EXE_nix-hug"), endpoint, dir, dir, None)
 }
 
 /// A `nix*` command with a local store and no Hub settings leaking in from the environment.

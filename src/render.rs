@@ -66,6 +66,13 @@ impl<'a> RepoFields<'a> {
     }
 }
 
+/// A number of files and their bytes, in `--json` objects.
+#[derive(Serialize)]
+pub struct Count {
+    pub files: usize,
+    pub bytes: u64,
+}
+
 /// The `--json` object, pretty-printed, with a final newline.
 pub fn json(r: &FetchResult) -> String {
     #[derive(Serialize)]

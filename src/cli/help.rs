@@ -4,7 +4,7 @@ The help texts: the main help and one per command, each with its table of option
 */
 
 use super::flags::{Cmd, Flag, top_level_commands, visible_commands, visible_flags};
-use super::texts::{MAIN_HELP, PERSIST_HELP, TARGET_HELP};
+use super::texts::{DOWNLOAD_HELP, MAIN_HELP, PERSIST_HELP, TARGET_HELP};
 
 pub fn version() -> String {
     format!("nix-hug {}\n", env!("CARGO_PKG_VERSION"))
@@ -18,6 +18,7 @@ pub fn help(cmd: Option<Cmd>) -> String {
             c.help
                 .replace("%target%", TARGET_HELP)
                 .replace("%persist%", PERSIST_HELP)
+                .replace("%download%", DOWNLOAD_HELP)
                 .replace("%commands%", &table(&commands))
                 .replace("%options%", &options_table(Some(c.cmd)))
         }

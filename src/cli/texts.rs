@@ -1,6 +1,6 @@
 /*!
-The prose of the help texts: the main one and one per command. `%options%`, `%commands%`, `%target%` and
-`%persist%` stand for what `help` fills in from the tables.
+The prose of the help texts: the main one and one per command. `%options%`, `%commands%`, `%target%`,
+`%persist%` and `%download%` stand for what `help` fills in, from the tables or from here.
 */
 
 pub const MAIN_HELP: &str = "\
@@ -56,6 +56,12 @@ Environment:
   HF_TOKEN     Token for private and gated repos (else $HF_HOME/token, as `hf auth login` writes it)
   HF_ENDPOINT  A Hub mirror (default: https://huggingface.co)";
 
+/// The environment of a download, at the `%download%` of the commands that download.
+pub const DOWNLOAD_HELP: &str = "  TMPDIR       Where the download is assembled before it goes into the store
+  HF_HUB_DOWNLOAD_TIMEOUT
+               Seconds a download may receive nothing before the attempt is retried (default:
+               10); five failed attempts in a row that bring less than 1 MiB more end the fetch";
+
 pub const FETCH_HELP: &str = "\
 Download a Hugging Face model or dataset at one commit, add it to the Nix store, and print the
 fetchModel/fetchDataset expression that pins it. Building that expression later finds the output
@@ -64,10 +70,7 @@ already in the store instead of downloading it again.
 Usage: nix-hug fetch URL [OPTIONS]
 
 %target%
-  TMPDIR       Where the download is assembled before it goes into the store
-  HF_HUB_DOWNLOAD_TIMEOUT
-               Seconds a download may receive nothing before the attempt is retried (default:
-               10); five failed attempts in a row that bring less than 1 MiB more end the fetch
+%download%
 
 Auto-persist: with auto_persist=true in the config file (or NIX_HUG_AUTO_PERSIST=true), fetch
 first looks in the persist directory (see `nix-hug export --help`). An output exported there at the
@@ -120,10 +123,7 @@ store without downloading it again.
 Usage: nix-hug export URL [OPTIONS]
 
 %target%
-  TMPDIR       Where the download is assembled before it goes into the store
-  HF_HUB_DOWNLOAD_TIMEOUT
-               Seconds a download may receive nothing before the attempt is retried (default:
-               10); five failed attempts in a row that bring less than 1 MiB more end the fetch
+%download%
 
 %persist%
 

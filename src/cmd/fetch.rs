@@ -10,7 +10,7 @@ use crate::error::{Context, Error, Kind, Result};
 use crate::hub::Entry;
 use crate::persist::{self, Config, Persist};
 use crate::prefetch;
-use crate::render::{self, FetchResult, RepoFields, human_size};
+use crate::render::{self, Count, FetchResult, RepoFields, human_size};
 use crate::repo::RepoUrl;
 use crate::{info, layout, local, nix, warn};
 use serde::Serialize;
@@ -100,11 +100,6 @@ fn dry_run(args: &FetchArgs) -> Result<()> {
             path: &'a str,
             size: u64,
             from: Source,
-        }
-        #[derive(Serialize)]
-        struct Count {
-            files: usize,
-            bytes: u64,
         }
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]

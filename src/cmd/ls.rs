@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::hub::Entry;
 use crate::pipeline::Plan;
 use crate::prefetch;
-use crate::render::{RepoFields, human_size};
+use crate::render::{Count, RepoFields, human_size};
 use serde::Serialize;
 
 pub fn run(args: &LsArgs) -> Result<()> {
@@ -55,11 +55,6 @@ fn json(plan: &Plan) -> String {
         size: u64,
         lfs: bool,
         taken: bool,
-    }
-    #[derive(Serialize)]
-    struct Count {
-        files: usize,
-        bytes: u64,
     }
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]

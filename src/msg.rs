@@ -43,6 +43,16 @@ pub fn line(text: fmt::Arguments) {
     let _ = writeln!(err, "{text}");
 }
 
+/// Writes `text` as the last line of the run, and keeps stderr to itself until the process exits, so
+/// that no other thread's message follows it (the caller exits while holding what this returns).
+pub fn last_line(text: fmt::Arguments) -> std::sync::MutexGuard<'static, usize> {
+    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut err = io::stderr().lock();
+    clear(&mut err, &mut width);
+    let _ = writeln!(err, "{text}");
+    width
+}
+
 /// Draws `text` as the status line, over the previous one.
 pub fn status(text: &str) {
     let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());

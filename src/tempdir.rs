@@ -26,8 +26,7 @@ pub fn handle_signals() -> io::Result<()> {
             for dir in folders.iter() {
                 remove(dir);
             }
-            msg::clear_status();
-            msg::line(format_args!("nix-hug: interrupted"));
+            let _stderr = msg::last_line(format_args!("nix-hug: interrupted"));
             std::process::exit(128 + signal);
         }
     });

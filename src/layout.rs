@@ -118,17 +118,6 @@ impl Tree {
         }
     }
 
-    /// Every blob with its path, depth first in name order: the order of the NAR.
-    pub fn blobs(&self) -> Vec<(PathBuf, &str, u64)> {
-        let mut out = Vec::new();
-        self.walk(Path::new(""), &mut |path, node| {
-            if let Node::Blob { etag, size } = node {
-                out.push((path.to_owned(), etag.as_str(), *size));
-            }
-        });
-        out
-    }
-
     fn walk<'a>(&'a self, at: &Path, f: &mut impl FnMut(&Path, &'a Node)) {
         for (name, node) in &self.0 {
             let path = at.join(name);

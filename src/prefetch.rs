@@ -188,8 +188,9 @@ pub struct Target {
 /// the store recorded, which must give back its path: so not a byte of it is read.
 pub fn in_store(plan: &Plan) -> Option<(Hash, String)> {
     let name = plan.repo.store_name(&plan.commit);
+    let tree = layout::Tree::of_fetch(&plan.repo, &plan.commit, &plan.files);
     for path in local::outputs_at(&plan.repo, &plan.commit) {
-        if !layout::Tree::of_fetch(&plan.repo, &plan.commit, &plan.files).matches(&path) {
+        if !tree.matches(&path) {
             continue;
         }
         let recorded = match nix::nar_hash(&path) {

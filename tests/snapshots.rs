@@ -1,5 +1,6 @@
-//! Whole runs of the `nix-hug` binary against the loopback Hub, pinned as snapshots: for each case under
-//! `tests/cmd/<command>/`, its exit code, stdout and stderr must equal the files recorded next to it.
+//! Whole runs of the `nix-hug` binary against the loopback Hub, pinned as snapshots with `snapbox`: for
+//! each case under `tests/cmd/<command>/`, its stdout, stderr and exit code must equal the files
+//! recorded next to it.
 //!
 //! A case is a set of files sharing a name:
 //!
@@ -19,18 +20,19 @@
 //! `XDG_*` in it), `TMPDIR` and the working directory are folders of a new temporary folder; `PATH` is an
 //! empty folder, so Nix is absent and `fetch` says it could not add its output to the store;
 //! `NIX_STORE_DIR` is an empty folder, so no file is copied from an earlier output in this machine's
-//! store; `NO_COLOR=1`; no token.
+//! store; `NO_COLOR=1`; no token. A run still going after `TIMEOUT` is killed.
 //!
 //! What differs from run to run is written as a placeholder in the expected outputs, and may be used
-//! in the args and env files: `<HUB>` and `<CDN>` (the Hub's two addresses), `<CLOSED>` (an address
-//! nothing listens on), `<HOME>`, `<TMP>`, `<CWD>` and `<ROOT>` (the temporary folder they are in).
-//! `fetch`'s own temporary folder is `<TMP>/nix-hug-<ID>`, a retry's delay `retrying in <DELAY>` and the
-//! version `nix-hug <VERSION>`.
+//! in the args and env files: `[HUB]` and `[CDN]` (the Hub's two addresses), `[CLOSED]` (an address
+//! nothing listens on), `[HOME]`, `[TMP]`, `[CWD]` and `[ROOT]` (the temporary folder they are in).
+//! `fetch`'s own temporary folder is `[TMP]/nix-hug-[ID]`, a retry's delay `retrying in [DELAY]` and the
+//! version `nix-hug [VERSION]`. Apart from these, the outputs must match byte for byte: snapbox's
+//! wildcards (`...`, `[..]`) are not used.
 //!
-//! `NIX_HUG_BLESS=1 cargo test --test snapshots` writes what the runs printed into the expected files;
-//! review the change with `git diff tests/cmd`. Every case runs, and each failing one is listed with a
-//! diff of each stream that differs. The test also fails if a command listed by a help text has no
-//! `--help` case, or a flag listed there no case that uses it.
+//! `SNAPSHOTS=overwrite cargo test --test snapshots` writes what the runs printed into the expected
+//! files; review the change with `git diff tests/cmd`. Every case runs, and each failing one is listed
+//! with a diff of each stream that differs. The test also fails if a command listed by a help text has
+//! no `--help` case, or a flag listed there no case that uses it.
 //!
 //! The ignored test `printed_expressions_build` reruns the cases that print an expression with Nix on
 //! PATH, then has Nix build each expression again in the sandbox (`nix-build --check`): it must give
@@ -39,23 +41,24 @@
 mod hub;
 mod support;
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Set to 1 to record what the runs print as the expected outputs.
-const BLESS: &str = "NIX_HUG_BLESS";
+use regex::Regex;
+use snapbox::{Assert, Data, Redactions};
+
 /// A run that takes longer is killed and fails.
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Runs at once: most of a run is waiting on loopback or on a retry's backoff.
 const PARALLEL: usize = 8;
 /// The files a case may have, by extension.
 const INPUTS: &[&str] = &["args", "env", "stdin", "faults", "home", "hub"];
-const OUTPUTS: &[&str] = &["stdout", "stderr", "status"];
+const OUTPUTS: [&str; 3] = ["stdout", "stderr", "status"];
+
+/// What a run printed, placeholders in, in the order of `OUTPUTS`.
+type Outputs = [String; 3];
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cmd")
@@ -64,8 +67,6 @@ fn cases_dir() -> PathBuf {
 struct Case {
     /// `fetch/include`: the path under `tests/cmd` without extension.
     name: String,
-    /// `tests/cmd/fetch/include`, to which each extension is added.
-    base: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Vec<u8>,
@@ -77,7 +78,7 @@ struct Case {
 
 impl Case {
     fn file(&self, ext: &str) -> PathBuf {
-        with_ext(&self.base, ext)
+        cases_dir().join(format!("{}.{ext}", self.name))
     }
 
     /// Whether the case runs `command` (`["store", "ls"]`): its words that are not flags start so.
@@ -89,91 +90,67 @@ impl Case {
     fn uses_flag(&self, flag: &str) -> bool {
         self.args.iter().any(|a| a == flag || (flag.starts_with("--") && a.starts_with(&format!("{flag}="))))
     }
-
-    /// The recorded outputs; `None` for each one missing.
-    fn expected(&self) -> Streams<Option<String>> {
-        let read = |ext| std::fs::read_to_string(self.file(ext)).ok();
-        Streams { stdout: read("stdout"), stderr: read("stderr"), status: read("status") }
-    }
 }
 
-fn with_ext(base: &Path, ext: &str) -> PathBuf {
-    let mut name = base.file_name().unwrap().to_os_string();
-    name.push(".");
-    name.push(ext);
-    base.with_file_name(name)
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Streams<T> {
-    stdout: T,
-    stderr: T,
-    status: T,
-}
-
-/// Every case under `tests/cmd`, sorted by name; an error for each file that belongs to no case.
+/// Every case under `tests/cmd`, in the order of their paths; an error for each file that belongs to no case.
 fn load_cases() -> (Vec<Case>, Vec<String>) {
     let root = cases_dir();
-    let mut files = Vec::new();
-    walk(&root, &mut files);
-    let mut problems = Vec::new();
-    let mut cases = Vec::new();
-    for file in &files {
-        let rel = file.strip_prefix(&root).unwrap().to_str().expect("a UTF-8 case name").to_owned();
-        let Some((name, ext)) = rel.rsplit_once('.') else {
-            problems.push(format!(
-                "{rel}: not a case file (NAME.args, .env, .stdin, .faults, .home, .hub, .stdout, .stderr, .status)"
-            ));
+    let (mut cases, mut problems) = (Vec::new(), Vec::new());
+    let in_home = |e: &walkdir::DirEntry| e.path().parent().and_then(Path::extension).is_some_and(|x| x == "home");
+    // A case's `NAME.home` folder is one of its files, not a folder of cases.
+    for entry in walkdir::WalkDir::new(&root).sort_by_file_name().into_iter().filter_entry(|e| !in_home(e)) {
+        let path = entry.unwrap().into_path();
+        if path.is_dir() && path.extension().is_none_or(|e| e != "home") {
             continue;
-        };
-        if !INPUTS.contains(&ext) && !OUTPUTS.contains(&ext) {
-            problems.push(format!("{rel}: unknown extension .{ext}"));
-        } else if ext != "args" && !files.contains(&root.join(format!("{name}.args"))) {
-            problems.push(format!("{rel}: no {name}.args next to it"));
-        } else if ext == "args" {
-            match load_case(&root, name) {
+        }
+        let rel = path.strip_prefix(&root).unwrap().to_str().expect("a UTF-8 case name");
+        match rel.rsplit_once('.') {
+            None => problems.push(format!("{rel}: not a case file (NAME.{})", [INPUTS, &OUTPUTS].concat().join(", ."))),
+            Some((_, ext)) if !INPUTS.contains(&ext) && !OUTPUTS.contains(&ext) => {
+                problems.push(format!("{rel}: unknown extension .{ext}"))
+            }
+            Some((name, "args")) => match load_case(name) {
                 Ok(case) => cases.push(case),
                 Err(e) => problems.push(format!("{name}: {e}")),
+            },
+            Some((name, _)) if !root.join(format!("{name}.args")).is_file() => {
+                problems.push(format!("{rel}: no {name}.args next to it"))
             }
+            Some(_) => {}
         }
     }
-    cases.sort_by(|a, b| a.name.cmp(&b.name));
     (cases, problems)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        // A case's `NAME.home` folder is one of its files, not a folder of cases.
-        if path.is_dir() && path.extension().is_none_or(|e| e != "home") { walk(&path, out) } else { out.push(path) }
-    }
-}
-
-fn load_case(root: &Path, name: &str) -> Result<Case, String> {
-    let base = root.join(name);
-    let read = |ext| match std::fs::read_to_string(with_ext(&base, ext)) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+fn load_case(name: &str) -> Result<Case, String> {
+    let file = |ext| cases_dir().join(format!("{name}.{ext}"));
+    let read = |ext| match std::fs::read_to_string(file(ext)) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(format!(".{ext}: {e}")),
     };
-    let args = read("args")?.unwrap_or_default().lines().map(str::to_owned).collect();
-    let mut env = Vec::new();
-    for line in read("env")?.unwrap_or_default().lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        let (var, value) = line.split_once('=').ok_or_else(|| format!(".env: expected VAR=value, got {line:?}"))?;
-        env.push((var.to_owned(), value.to_owned()));
-    }
-    let stdin = std::fs::read(with_ext(&base, "stdin")).unwrap_or_default();
-    let mut faults = Vec::new();
-    for line in read("faults")?.unwrap_or_default().lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        faults.push(parse_fault(line).ok_or_else(|| format!(".faults: cannot read {line:?}"))?);
-    }
-    let mode = match read("hub")?.as_deref().map(str::trim) {
-        None | Some("plain") => hub::Mode::Plain,
-        Some("real") => hub::Mode::Real,
-        Some(other) => return Err(format!(".hub: expected plain or real, got {other:?}")),
+    let env = entries(&read("env")?, |l| l.split_once('=').map(|(var, value)| (var.to_owned(), value.to_owned())));
+    let faults = entries(&read("faults")?, parse_fault);
+    let mode = match read("hub")?.trim() {
+        "" | "plain" => hub::Mode::Plain,
+        "real" => hub::Mode::Real,
+        other => return Err(format!(".hub: expected plain or real, got {other:?}")),
     };
-    let home = Some(with_ext(&base, "home")).filter(|h| h.is_dir());
-    Ok(Case { name: name.to_owned(), base, args, env, stdin, faults, mode, home })
+    Ok(Case {
+        name: name.to_owned(),
+        args: read("args")?.lines().map(str::to_owned).collect(),
+        env: env.map_err(|e| format!(".env: {e}"))?,
+        stdin: std::fs::read(file("stdin")).unwrap_or_default(),
+        faults: faults.map_err(|e| format!(".faults: {e}"))?,
+        mode,
+        home: Some(file("home")).filter(|h| h.is_dir()),
+    })
+}
+
+/// Each line of a list file but blank lines and `#` comments, read by `parse`.
+fn entries<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+    let lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+    lines.map(|line| parse(line).ok_or(format!("cannot read {line:?}"))).collect()
 }
 
 /// `corrupt-always PATH`, `corrupt-byte PATH`, `drop-mid-body PATH`, `status PATH CODE [RETRY_AFTER]` or
@@ -198,7 +175,7 @@ fn parse_fault(line: &str) -> Option<hub::Fault> {
     })
 }
 
-/// The scrubbed environment of one run, and the placeholders for what differs from run to run.
+/// The scrubbed environment of one run of a case, with its `NAME.home` copied in.
 struct Sandbox {
     root: tempfile::TempDir,
     hub: String,
@@ -207,154 +184,70 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    fn new(hub: &hub::Hub, closed: &str) -> Sandbox {
+    fn new(case: &Case, hub: &hub::Hub, closed: &str) -> Sandbox {
         let root = tempfile::tempdir().unwrap();
-        for dir in ["home", "tmp", "cwd", "empty", "store"] {
+        for dir in ["home", "tmp", "cwd"] {
             std::fs::create_dir(root.path().join(dir)).unwrap();
+        }
+        if let Some(home) = &case.home {
+            snapbox::dir::copy_template(home, root.path().join("home")).unwrap();
         }
         Sandbox { root, hub: hub.endpoint(), cdn: hub.cdn(), closed: closed.to_owned() }
     }
 
-    fn home(&self) -> PathBuf {
-        self.root.path().join("home")
+    fn dir(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
     }
 
-    fn tmp(&self) -> PathBuf {
-        self.root.path().join("tmp")
-    }
-
-    /// Placeholder → value, in the order the outputs are scrubbed: longer paths before their parents.
+    /// Placeholder and value, for the folders first as given, then as the program may see them, symlinks
+    /// resolved.
     fn placeholders(&self) -> Vec<(&'static str, String)> {
-        let path = |p: PathBuf| p.to_str().expect("a UTF-8 temporary folder").to_owned();
-        let mut out = Vec::new();
-        for (root, tmp, home) in [
-            (self.root.path().to_owned(), self.tmp(), self.home()),
-            // The same folders as the program may see them, symlinks resolved.
-            (
-                self.root.path().canonicalize().unwrap(),
-                self.tmp().canonicalize().unwrap(),
-                self.home().canonicalize().unwrap(),
-            ),
-        ] {
-            let cwd = root.join("cwd");
-            out.extend([("<TMP>", path(tmp)), ("<HOME>", path(home)), ("<CWD>", path(cwd)), ("<ROOT>", path(root))]);
+        let mut out = vec![("[HUB]", self.hub.clone()), ("[CDN]", self.cdn.clone()), ("[CLOSED]", self.closed.clone())];
+        for root in [self.root.path().to_owned(), self.root.path().canonicalize().unwrap()] {
+            let path = |p: PathBuf| p.into_os_string().into_string().expect("a UTF-8 temporary folder");
+            let dir = |name| path(root.join(name));
+            out.extend([("[TMP]", dir("tmp")), ("[HOME]", dir("home")), ("[CWD]", dir("cwd")), ("[ROOT]", path(root))]);
         }
-        out.extend([("<HUB>", self.hub.clone()), ("<CDN>", self.cdn.clone()), ("<CLOSED>", self.closed.clone())]);
         out
     }
 
-    /// `<HUB>` and the other placeholders in an argument or a variable, replaced by their values.
+    /// `[HUB]` and the other placeholders in an argument or a variable, replaced by their values.
     fn expand(&self, text: &str) -> String {
         self.placeholders().iter().fold(text.to_owned(), |t, (name, value)| t.replace(name, value))
     }
 
-    /// What changes from run to run in an output, replaced by placeholders.
-    fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for (name, value) in self.placeholders() {
-            // An address is replaced only whole: `127.0.0.1:4000` is not the start of `127.0.0.1:40001`.
-            text = replace_whole(&text, &value, name);
-        }
-        // `fetch` assembles its output in `$TMPDIR/nix-hug-<pid>-<hex>`.
-        text = replace_after(&text, "<TMP>/nix-hug-", |c| c.is_ascii_alphanumeric() || c == '-', "<ID>");
-        // The version changes with each release, and `--version` is all there is to see in it.
-        text = text.replace(concat!("nix-hug ", env!("CARGO_PKG_VERSION"), "\n"), "nix-hug <VERSION>\n");
-        // A retry waits a backoff with jitter.
-        replace_after(&text, "retrying in ", |c| c.is_ascii_digit() || c == '.' || c == 's', "<DELAY>")
+    /// What changes from run to run in an output, replaced by placeholders; the longest values go
+    /// first, so a folder before its parent.
+    fn redact(&self, output: &[u8]) -> String {
+        let mut redactions = Redactions::new();
+        redactions.extend(self.placeholders()).unwrap();
+        let regexes = [
+            // `fetch` assembles its output in `$TMPDIR/nix-hug-<pid>-<hex>`.
+            ("[ID]", r"\[TMP\]/nix-hug-(?<redacted>[[:alnum:]-]+)".to_owned()),
+            // A retry waits a backoff with jitter.
+            ("[DELAY]", r"retrying in (?<redacted>[0-9.s]+)".to_owned()),
+            // The version changes with each release, and `--version` is all there is to see in it.
+            ("[VERSION]", format!("nix-hug (?<redacted>{})\n", regex::escape(env!("CARGO_PKG_VERSION")))),
+        ];
+        redactions.extend(regexes.map(|(name, re)| (name, Regex::new(&re).unwrap()))).unwrap();
+        redactions.redact(&String::from_utf8_lossy(output))
     }
 
-    /// The `nix-hug` command of `case`, in this environment; `path` is `PATH` (an empty folder if `None`).
-    fn command(&self, case: &Case, path: Option<&std::ffi::OsStr>) -> Command {
-        let mut cmd = support::scrubbed(env!("CARGO_BIN_EXE_nix-hug"), &self.hub, &self.home(), &self.tmp(), path);
-        cmd.current_dir(self.root.path().join("cwd"));
-        for arg in &case.args {
-            cmd.arg(self.expand(arg));
+    /// Runs `case` here; `path` is `PATH` with Nix on it, else Nix is absent.
+    fn run(&self, case: &Case, path: Option<&OsStr>) -> (std::process::Output, Outputs) {
+        let bin = env!("CARGO_BIN_EXE_nix-hug");
+        let mut cmd = support::scrubbed(bin, &self.hub, &self.dir("home"), &self.dir("tmp"), path);
+        cmd.current_dir(self.dir("cwd")).args(case.args.iter().map(|a| self.expand(a)));
+        cmd.envs(case.env.iter().map(|(var, value)| (var, self.expand(value))));
+        if path.is_some() {
+            cmd.env("NIX_REMOTE", "local");
         }
-        for (var, value) in &case.env {
-            cmd.env(var, self.expand(value));
-        }
-        cmd
+        let out = snapbox::cmd::Command::from_std(cmd).stdin(case.stdin.clone()).timeout(TIMEOUT).output();
+        let out = out.unwrap_or_else(|e| panic!("running {bin}: {e}"));
+        let status = format!("{}\n", snapbox::cmd::display_exit_status(out.status));
+        let outputs = [self.redact(&out.stdout), self.redact(&out.stderr), status];
+        (out, outputs)
     }
-}
-
-/// `text` with `value` replaced by `by` wherever no digit follows it.
-fn replace_whole(text: &str, value: &str, by: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(value) {
-        let after = &rest[i + value.len()..];
-        out.push_str(&rest[..i]);
-        out.push_str(if after.starts_with(|c: char| c.is_ascii_digit()) { value } else { by });
-        rest = after;
-    }
-    out + rest
-}
-
-/// `text` with each run of characters satisfying `keep` that follows `marker` replaced by `by`.
-fn replace_after(text: &str, marker: &str, keep: impl Fn(char) -> bool, by: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(marker) {
-        let after = &rest[i + marker.len()..];
-        let end = after.find(|c: char| !keep(c)).unwrap_or(after.len());
-        out.push_str(&rest[..i + marker.len()]);
-        out.push_str(if end > 0 { by } else { "" });
-        rest = &after[end..];
-    }
-    out + rest
-}
-
-/// Copies the files, folders and symlinks in `from` into `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let (src, dest) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().unwrap();
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dest).unwrap();
-        } else if kind.is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_tree(&src, &dest);
-        } else {
-            std::fs::copy(&src, &dest).unwrap();
-        }
-    }
-}
-
-/// Runs `cmd` with `stdin`; its exit code (or how it died), stdout and stderr.
-fn run(mut cmd: Command, stdin: &[u8]) -> Streams<String> {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    // A command that does not read its stdin closes it: that is not an error of the run.
-    let writer = std::thread::spawn(move || drop(input.write_all(&stdin)));
-    let reader = |mut stream: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            stream.read_to_end(&mut bytes).unwrap();
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = reader(Box::new(child.stdout.take().unwrap()));
-    let stderr = reader(Box::new(child.stderr.take().unwrap()));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break match status.code() {
-                Some(code) => format!("{code}\n"),
-                None => format!("killed: {status}\n"),
-            };
-        }
-        if start.elapsed() > TIMEOUT {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break format!("timed out after {}s\n", TIMEOUT.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    writer.join().unwrap();
-    Streams { stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap(), status }
 }
 
 /// An address on loopback where nothing listens (for a moment, which is enough).
@@ -373,38 +266,40 @@ fn hub_of<'a>(case: &Case, shared: &'a [hub::Hub; 2]) -> &'a hub::Hub {
 }
 
 /// Runs every case, `PARALLEL` at a time, on a shared Hub (or a Hub of its own if it has faults).
-fn run_all(cases: &[Case]) -> Vec<Streams<String>> {
+fn run_all(cases: &[Case]) -> Vec<Outputs> {
     let shared = shared_hubs();
     let closed = closed_endpoint();
     let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<usize, Streams<String>>> = Mutex::default();
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL.min(cases.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(case) = cases.get(i) else { break };
-                    let own = (!case.faults.is_empty()).then(|| {
-                        let hub = hub::Hub::start_in(case.mode, hub::fixtures::all());
-                        case.faults.iter().for_each(|f| hub.inject(f.clone()));
-                        hub
-                    });
-                    let sandbox = Sandbox::new(own.as_ref().unwrap_or_else(|| hub_of(case, &shared)), &closed);
-                    if let Some(home) = &case.home {
-                        copy_tree(home, &sandbox.home());
-                    }
-                    let out = run(sandbox.command(case, None), &case.stdin);
-                    let out = Streams {
-                        stdout: sandbox.scrub(&out.stdout),
-                        stderr: sandbox.scrub(&out.stderr),
-                        status: out.status,
-                    };
-                    results.lock().unwrap().insert(i, out);
-                }
-            });
-        }
+    let run_next = || {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let case = cases.get(i)?;
+        let own = (!case.faults.is_empty()).then(|| {
+            let hub = hub::Hub::start_in(case.mode, hub::fixtures::all());
+            case.faults.iter().for_each(|f| hub.inject(f.clone()));
+            hub
+        });
+        let sandbox = Sandbox::new(case, own.as_ref().unwrap_or_else(|| hub_of(case, &shared)), &closed);
+        Some((i, sandbox.run(case, None).1))
+    };
+    let mut outputs: Vec<(usize, Outputs)> = std::thread::scope(|s| {
+        let workers: Vec<_> =
+            (0..PARALLEL).map(|_| s.spawn(|| std::iter::from_fn(run_next).collect::<Vec<_>>())).collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
     });
-    results.into_inner().unwrap().into_values().collect()
+    outputs.sort_by_key(|(i, _)| *i);
+    outputs.into_iter().map(|(_, out)| out).collect()
+}
+
+/// `got` against the file `NAME.ext` of `case`: a diff if they differ (unless `assert` overwrote it).
+fn check(assert: &Assert, case: &Case, ext: &str, got: &str) -> Option<String> {
+    let want = Data::read_from(&case.file(ext), None).raw();
+    let err =
+        assert.try_eq(Some(&format!("{}.{ext} as the run printed it", case.name)), Data::text(got), want).err()?;
+    Some(err.to_string())
+}
+
+fn plain() -> Assert {
+    Assert::new().palette(snapbox::report::Palette::plain())
 }
 
 #[test]
@@ -412,64 +307,25 @@ fn cli_snapshots() {
     let (cases, mut problems) = load_cases();
     assert!(!cases.is_empty(), "no case in {}", cases_dir().display());
     let outputs = run_all(&cases);
-    let bless = std::env::var_os(BLESS).is_some_and(|v| v == "1");
-    let mut blessed = Vec::new();
+    let assert = plain().action_env(snapbox::assert::DEFAULT_ACTION_ENV);
     for (case, got) in cases.iter().zip(&outputs) {
-        let want = case.expected();
-        let streams = [
-            ("stdout", &want.stdout, &got.stdout),
-            ("stderr", &want.stderr, &got.stderr),
-            ("status", &want.status, &got.status),
-        ];
-        if bless {
-            for (ext, want, got) in streams {
-                if want.as_ref() != Some(got) {
-                    std::fs::write(case.file(ext), got).unwrap();
-                    blessed.push(format!("{}.{ext}", case.name));
-                }
-            }
-            continue;
-        }
-        let mut report = String::new();
-        for (ext, want, got) in streams {
-            match want {
-                None => report += &format!("  {}.{ext} is missing; it would be:\n{}", case.name, indent(got)),
-                Some(want) if want != got => {
-                    report += &format!("  {ext} differs (- expected, + got):\n{}", diff(want, got))
-                }
-                Some(_) => {}
-            }
-        }
-        if !report.is_empty() {
-            problems.push(format!("{}: nix-hug {}\n{report}", case.name, shell_words(&case.args)));
+        let diffs: String = OUTPUTS.iter().zip(got).filter_map(|(ext, got)| check(&assert, case, ext, got)).collect();
+        if !diffs.is_empty() {
+            problems.push(format!("{}: nix-hug {}\n{diffs}", case.name, case.args.join(" ")));
         }
     }
     problems.extend(coverage(&cases, &outputs));
-    if bless {
-        eprintln!(
-            "{BLESS}: {} files written{}",
-            blessed.len(),
-            blessed.iter().map(|f| format!("\n  {f}")).collect::<String>()
-        );
-    }
-    let failed = problems.len();
-    assert!(
-        problems.is_empty(),
-        "{failed} problem(s) in {} cases:\n\n{}\n\nIf the new outputs are right, record them with `{BLESS}=1 cargo test \
-         --test snapshots` and review `git diff tests/cmd`.",
-        cases.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} problem(s) in {} cases:\n\n{}", problems.len(), cases.len(), problems.join("\n"));
 }
 
 /// Each command listed in a help text (`nix-hug --help`, and `nix-hug store --help` for the commands of
 /// `store`) has a `--help` case; each global flag is used by some case, and each other flag in a
 /// command's help by one of that command's cases.
-fn coverage(cases: &[Case], outputs: &[Streams<String>]) -> Vec<String> {
+fn coverage(cases: &[Case], outputs: &[Outputs]) -> Vec<String> {
     let help_of = |words: &[&str]| {
         let i =
             cases.iter().position(|c| c.args.iter().map(String::as_str).eq(words.iter().copied().chain(["--help"])))?;
-        Some(outputs[i].stdout.as_str())
+        Some(outputs[i][0].as_str())
     };
     let Some(main) = help_of(&[]) else {
         return vec!["no case runs `nix-hug --help`".to_owned()];
@@ -522,77 +378,6 @@ fn flags_in(help: &str) -> Vec<String> {
     flags
 }
 
-fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    |{l}\n")).collect()
-}
-
-/// The args as one might type them in a shell.
-fn shell_words(args: &[String]) -> String {
-    let quote = |a: &String| {
-        if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c)) {
-            a.clone()
-        } else {
-            format!("'{}'", a.replace('\'', r"'\''"))
-        }
-    };
-    args.iter().map(quote).collect::<Vec<_>>().join(" ")
-}
-
-/// A line diff of `want` and `got` (longest common subsequence), with a few lines of context around
-/// each change: `-|` starts a line only expected, `+|` one only got, and `~|...` stands for lines left
-/// out. A missing final newline shows as `⏎ missing`.
-fn diff(want: &str, got: &str) -> String {
-    let split = |s: &str| -> Vec<String> {
-        let line = |l: &str| l.strip_suffix('\n').map_or_else(|| format!("{l}⏎ missing"), str::to_owned);
-        s.split_inclusive('\n').map(line).collect()
-    };
-    let (a, b) = (split(want), split(got));
-    // lcs[i][j]: the length of the longest common subsequence of a[i..] and b[j..].
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let mut ops: Vec<(char, &str)> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            ops.push((' ', &a[i]));
-            (i, j) = (i + 1, j + 1);
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            ops.push(('-', &a[i]));
-            i += 1;
-        } else {
-            ops.push(('+', &b[j]));
-            j += 1;
-        }
-    }
-    const CONTEXT: usize = 3;
-    let near_change = |k: usize| {
-        let lo = k.saturating_sub(CONTEXT);
-        let hi = (k + CONTEXT + 1).min(ops.len());
-        ops[lo..hi].iter().any(|(op, _)| *op != ' ')
-    };
-    let mut out = String::new();
-    let mut skipped = false;
-    for (k, (op, line)) in ops.iter().enumerate() {
-        if near_change(k) {
-            if skipped {
-                out += "    ~|...\n";
-                skipped = false;
-            }
-            out += &format!("    {op}|{line}\n");
-        } else {
-            skipped = true;
-        }
-    }
-    if skipped {
-        out += "    ~|...\n";
-    }
-    out
-}
-
 /// Reruns each case that succeeds with a Nix expression on stdout, this time with Nix on PATH, then
 /// builds that expression in the sandbox against the Hub with `--check`: Nix builds the output again
 /// with the builder of `lib/` and compares it with the one the CLI added. The expression must give
@@ -605,22 +390,18 @@ fn printed_expressions_build() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let hubs = shared_hubs();
     let closed = closed_endpoint();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("lib");
-    let package = support::static_package();
     let mut built = 0;
     for case in &cases {
-        let want = case.expected();
-        let is_expression = want.stdout.as_deref().is_some_and(|s| s.starts_with("nix-hug-lib."));
-        if want.status.as_deref() != Some("0\n") || !is_expression || !case.faults.is_empty() {
+        let expected = |ext| std::fs::read_to_string(case.file(ext)).unwrap_or_default();
+        if expected("status") != "0\n" || !expected("stdout").starts_with("nix-hug-lib.") || !case.faults.is_empty() {
             continue;
         }
-        match build_case(case, &want, hub_of(case, &hubs), &closed, &path, &lib, &package) {
+        match build_case(case, hub_of(case, &hubs), &closed) {
             Ok(store_path) => {
                 eprintln!("{}: {store_path}", case.name);
                 built += 1;
             }
-            Err(e) => problems.push(format!("{}: nix-hug {}\n{e}", case.name, shell_words(&case.args))),
+            Err(e) => problems.push(format!("{}: nix-hug {}\n{e}", case.name, case.args.join(" "))),
         }
     }
     assert!(
@@ -634,42 +415,25 @@ fn printed_expressions_build() {
 }
 
 /// `case` run with Nix, and its expression built with `--check`; the store path, or what went wrong.
-fn build_case(
-    case: &Case,
-    want: &Streams<Option<String>>,
-    hub: &hub::Hub,
-    closed: &str,
-    path: &std::ffi::OsStr,
-    lib: &Path,
-    package: &Path,
-) -> Result<String, String> {
-    let sandbox = Sandbox::new(hub, closed);
-    if let Some(home) = &case.home {
-        copy_tree(home, &sandbox.home());
-    }
-    let mut cmd = sandbox.command(case, Some(path));
-    cmd.env("NIX_REMOTE", "local");
-    let out = run(cmd, &case.stdin);
-    let (stdout, stderr) = (sandbox.scrub(&out.stdout), sandbox.scrub(&out.stderr));
-    if out.status != "0\n" || Some(&stdout) != want.stdout.as_ref() {
-        return Err(format!(
-            "with Nix, exit {}and not the same expression:\n{}\nstderr:\n{}",
-            out.status,
-            diff(want.stdout.as_deref().unwrap_or_default(), &stdout),
-            indent(&stderr)
-        ));
+fn build_case(case: &Case, hub: &hub::Hub, closed: &str) -> Result<String, String> {
+    let sandbox = Sandbox::new(case, hub, closed);
+    let (out, [stdout, stderr, status]) = sandbox.run(case, Some(&std::env::var_os("PATH").unwrap_or_default()));
+    let differs = check(&plain(), case, "stdout", &stdout);
+    if status != "0\n" || differs.is_some() {
+        let diff = differs.unwrap_or_default();
+        return Err(format!("with Nix, exit {status}and this expression:\n{diff}\nstderr:\n{stderr}"));
     }
     let Some(store_path) = support::reported_path(&stderr) else {
-        return Err(format!("with Nix, no store path reported on stderr:\n{}", indent(&stderr)));
+        return Err(format!("with Nix, no store path reported on stderr:\n{stderr}"));
     };
 
-    let file = sandbox.root.path().join("expression.nix");
+    let file = sandbox.dir("expression.nix");
     let prelude = format!(
         "let nix-hug-lib = import {} {{ nix-hug = builtins.path {{ path = {}; name = \"nix-hug-static\"; }}; }}; in\n",
-        lib.display(),
-        package.display()
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lib").display(),
+        support::static_package().display()
     );
-    std::fs::write(&file, prelude + &out.stdout).unwrap();
+    std::fs::write(&file, [prelude.as_bytes(), &out.stdout].concat()).unwrap();
     let mut build = support::nix_build_command();
     build.arg("--check").arg(&file);
     // The builder reads the endpoint and the token from these (`impureEnvVars`).
@@ -680,7 +444,7 @@ fn build_case(
     hub.clear_requests();
     let result = support::run(&mut build);
     if !result.status.success() {
-        return Err(format!("nix-build --check failed:\n{}", indent(&String::from_utf8_lossy(&result.stderr))));
+        return Err(format!("nix-build --check failed:\n{}", String::from_utf8_lossy(&result.stderr)));
     }
     let built = String::from_utf8_lossy(&result.stdout).trim().to_owned();
     if built != store_path {

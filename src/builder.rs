@@ -57,7 +57,7 @@ pub fn fetch() -> Result<()> {
         // cache tells nothing the error does not.
         let _ = std::fs::remove_dir_all(&out);
     }
-    fetched
+    fetched.map(drop)
 }
 
 /// `buildCache`: several fetch outputs into one cache, as links or (with a hash) as a copy.

@@ -12,6 +12,7 @@ callback; never prints.
 
 use crate::error::{Context, Error, Kind, Result, integrity};
 use crate::hub::{self, Hub, redact};
+use crate::regions::Regions;
 use crate::{debug, retry, warn};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -45,8 +46,9 @@ pub enum Dest {
     /// verified (the directory sink). A file already there is taken as done.
     File(PathBuf),
     /// The job's `size` bytes at `offset` of a file shared with other jobs (the NAR sink), written in
-    /// place: on failure they stay, and the caller throws the whole file away.
-    At { file: Arc<File>, offset: u64, path: PathBuf },
+    /// place: on failure they stay, and the caller throws the whole file away. Each region is marked in
+    /// `regions` once final.
+    At { file: Arc<File>, offset: u64, path: PathBuf, regions: Arc<Regions> },
 }
 
 /// One file to fetch from `url` into `dest`.
@@ -179,11 +181,13 @@ fn temp_name(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.part"))
 }
 
-/// Where a job's bytes go: the file, the offset of its first byte there, and the path for messages.
+/// Where a job's bytes go: the file, the offset of its first byte there, the path for messages, and
+/// where final regions are marked (a shared file only).
 struct Place {
     file: Arc<File>,
     base: u64,
     path: PathBuf,
+    regions: Option<Arc<Regions>>,
 }
 
 impl Place {
@@ -191,13 +195,16 @@ impl Place {
     /// its ranges).
     fn of(file: &FileState, fresh: bool) -> Result<Place> {
         match (&file.job.dest, &file.tmp) {
-            (Dest::At { file, offset, path }, _) => Ok(Place { file: file.clone(), base: *offset, path: path.clone() }),
+            (Dest::At { file, offset, path, regions }, _) => {
+                Ok(Place { file: file.clone(), base: *offset, path: path.clone(), regions: Some(regions.clone()) })
+            }
             (Dest::File(_), Some(tmp)) => {
                 let opened = OpenOptions::new().read(true).write(true).create(fresh).truncate(fresh).open(tmp);
                 Ok(Place {
                     file: Arc::new(opened.with_context(|| tmp.display().to_string())?),
                     base: 0,
                     path: tmp.clone(),
+                    regions: None,
                 })
             }
             (Dest::File(dest), None) => unreachable!("{}: a file of its own has a temporary name", dest.display()),
@@ -206,6 +213,13 @@ impl Place {
 
     fn write(&self, bytes: &[u8], pos: u64) -> Result<()> {
         self.file.write_all_at(bytes, self.base + pos).map_err(|e| crate::space::write_error(e, &self.path))
+    }
+
+    /// Bytes `start..end` of the job are final.
+    fn done(&self, start: u64, end: u64) {
+        if let Some(regions) = &self.regions {
+            regions.done(self.base + start, self.base + end);
+        }
     }
 
     /// The job's `size` bytes as written, to read back.
@@ -242,6 +256,7 @@ fn run_task(
     match range {
         None if file.local.as_ref().is_some_and(|local| copy_local(local, job, &place, buf).is_ok()) => {
             progress(Event::Reused { name: &job.name, size: job.size });
+            place.done(0, job.size);
         }
         None => {
             let mut verified = stream_whole(hub, job, &place, buf, progress);
@@ -253,6 +268,7 @@ fn run_task(
                 verified = stream_whole(hub, job, &place, buf, progress);
             }
             verified?;
+            place.done(0, job.size);
         }
         Some((start, end)) => {
             if let Err(e) = fetch_range(hub, file, &place, start, end, buf, progress) {
@@ -262,6 +278,7 @@ fn run_task(
                 warn!("{}: {e}; downloading bytes {start}-{end} once more", job.name);
                 fetch_range(hub, file, &place, start, end, buf, progress)?;
             }
+            place.done(start, end + 1);
             if file.ranges_left.fetch_sub(1, Ordering::AcqRel) != 1 {
                 return Ok(());
             }
@@ -271,6 +288,9 @@ fn run_task(
                 }
                 // As for a whole file: once more from scratch, by this worker, then the error.
                 warn!("{}: {e}; downloading it once more", job.name);
+                if let Some(regions) = &place.regions {
+                    regions.spoil();
+                }
                 stream_whole(hub, job, &place, buf, progress)?;
             }
         }

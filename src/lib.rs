@@ -31,6 +31,7 @@ pub mod persist;
 pub mod pipeline;
 pub mod prefetch;
 pub mod progress;
+pub mod regions;
 pub mod render;
 pub mod repo;
 pub mod retry;

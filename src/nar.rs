@@ -5,6 +5,7 @@ store path of a recursive sha256 fixed-output derivation. Pure computation: neve
 
 use crate::error::{Error, Kind, Result, usage};
 use crate::layout::{Node, Tree};
+use crate::regions::{Regions, Wait};
 use base64::prelude::{BASE64_STANDARD, Engine};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -161,20 +162,23 @@ pub fn add_narinfo(dir: &Path, name: &str, hash: &Hash, size: u64) -> Result<Str
     Ok(path)
 }
 
-/// The sha256 of a file, and its size.
-pub fn file_sha256(path: &Path) -> Result<(Hash, u64)> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::from(e).context(path.display()))?;
-    let (mut hasher, mut size, mut buf) = (Sha256::new(), 0u64, vec![0u8; 1 << 20]);
+/// The sha256 and size of `file`, read in order as `regions` says its bytes are final (`None` if a
+/// final region was written again).
+pub fn sha256_following(file: &std::fs::File, regions: &Regions) -> io::Result<Option<(Hash, u64)>> {
+    use std::os::unix::fs::FileExt;
+    let (mut hasher, mut pos, mut buf) = (Sha256::new(), 0u64, vec![0u8; 1 << 20]);
     loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Ok((hasher.finalize().into(), size)),
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                size += n as u64;
+        match regions.wait_beyond(pos) {
+            Wait::Upto(end) => {
+                while pos < end {
+                    let n = buf.len().min(usize::try_from(end - pos).unwrap_or(usize::MAX));
+                    file.read_exact_at(&mut buf[..n], pos)?;
+                    hasher.update(&buf[..n]);
+                    pos += n as u64;
+                }
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::from(e).context(path.display())),
+            Wait::Closed => return Ok(Some((hasher.finalize().into(), pos))),
+            Wait::Spoiled => return Ok(None),
         }
     }
 }

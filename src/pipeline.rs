@@ -10,7 +10,8 @@ use crate::error::{Context, Error, Kind, Result};
 use crate::filter::{Filters, check_paths};
 use crate::hub::{Entry, Hub};
 use crate::layout::{self, Tree};
-use crate::nar::Skeleton;
+use crate::nar::{self, Hash, Skeleton};
+use crate::regions::Regions;
 use crate::repo::Repo;
 use std::collections::HashSet;
 use std::fs::File;
@@ -61,8 +62,15 @@ pub enum Sink<'a> {
     Nar(&'a Path),
 }
 
-/// Downloads the planned files into `sink`, laid out as a Hugging Face cache.
-pub fn fetch(hub: &Hub, plan: &Plan, sink: Sink, opts: Options, progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
+/// Downloads the planned files into `sink`, laid out as a Hugging Face cache. A NAR sink gives the NAR's
+/// sha256 and size, hashed as the downloads complete it.
+pub fn fetch(
+    hub: &Hub,
+    plan: &Plan,
+    sink: Sink,
+    opts: Options,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<Option<(Hash, u64)>> {
     let job = |e: &Entry, dest| Job {
         name: e.path.clone(),
         url: hub.resolve_url(&plan.repo, &plan.commit, &e.path),
@@ -74,25 +82,47 @@ pub fn fetch(hub: &Hub, plan: &Plan, sink: Sink, opts: Options, progress: &(dyn 
         dest,
         local: opts.local_caches.iter().map(|cache| layout::blob_path(cache, &plan.repo, e.etag())).collect(),
     };
-    let run = || -> Result<()> {
+    let run = || -> Result<Option<(Hash, u64)>> {
         match sink {
             Sink::Dir(out) => {
                 layout::prepare(out, &plan.repo)?;
                 let dest = |e: &Entry| Dest::File(layout::blob_path(out, &plan.repo, e.etag()));
                 download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)?;
-                layout::finish(out, &plan.repo, &plan.commit, &plan.files)
+                layout::finish(out, &plan.repo, &plan.commit, &plan.files)?;
+                Ok(None)
             }
             Sink::Nar(path) => {
                 let skeleton = Skeleton::of(&Tree::of_fetch(&plan.repo, &plan.commit, &plan.files));
                 let file = File::create_new(path).with_context(|| path.display().to_string())?;
                 skeleton.write(&file).map_err(|e| crate::space::write_error(e, path))?;
                 let file = Arc::new(file);
+                let regions = Arc::new(Regions::default());
+                for (offset, bytes) in &skeleton.chunks {
+                    regions.done(*offset, offset + bytes.len() as u64);
+                }
                 let dest = |e: &Entry| Dest::At {
                     file: file.clone(),
                     offset: skeleton.blobs[e.etag()],
                     path: path.to_owned(),
+                    regions: regions.clone(),
                 };
-                download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)
+                let jobs = plan.files.iter().map(|e| job(e, dest(e))).collect();
+                let (downloaded, hashed) = std::thread::scope(|s| {
+                    let hashing = s.spawn(|| nar::sha256_following(&file, &regions));
+                    let downloaded = download::download(hub, jobs, opts.clone(), progress);
+                    regions.close();
+                    (downloaded, hashing.join().expect("hashing does not panic"))
+                });
+                downloaded?;
+                let read = |e| Error::from(e).context(path.display());
+                let hashed = match hashed.map_err(read)? {
+                    Some(hashed) => hashed,
+                    // Spoiled: hashed again, now that nothing writes.
+                    None => nar::sha256_following(&file, &Regions::whole(skeleton.size))
+                        .map_err(read)?
+                        .expect("a file nothing writes is never spoiled"),
+                };
+                Ok(Some(hashed))
             }
         }
     };

@@ -246,8 +246,8 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
     let progress = Progress::new(plan.bytes());
     let reused = AtomicUsize::new(0);
     let opts = Options { jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
-    let fetch_into = |sink| -> Result<()> {
-        pipeline::fetch(&hub, &plan, sink, opts.clone(), &|event| {
+    let fetch_into = |sink| -> Result<Option<(nar::Hash, u64)>> {
+        let hashed = pipeline::fetch(&hub, &plan, sink, opts.clone(), &|event| {
             match event {
                 Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
                 Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
@@ -260,13 +260,12 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
             0 => {}
             n => info!("{} copied from local copies instead of downloaded", render::files(n)),
         }
-        Ok(())
+        Ok(hashed)
     };
     let (hash, store_path) = match &cache_url {
         Some(url) => {
             let nar_file = nar::binary_cache(&cache, &name)?;
-            fetch_into(Sink::Nar(&nar_file))?;
-            let (hash, size) = nar::file_sha256(&nar_file)?;
+            let (hash, size) = fetch_into(Sink::Nar(&nar_file))?.expect("a NAR sink gives its hash");
             let path = nar::add_narinfo(&cache, &name, &hash, size)?;
             nix::copy_from(url, &path)?;
             (hash, Some(path))

@@ -439,6 +439,31 @@ fn a_ranged_file_that_fails_its_hash_is_fetched_once_more() {
     assert!(msg.contains(&format!("onnx/model.onnx: sha256 mismatch: expected {sha}, got ")), "{msg}");
 }
 
+/// The NAR sink hashes its file as the downloads complete it: the hash it gives is the NAR hash of the
+/// folder the directory sink writes, also when a ranged file failed its hash and was written again.
+#[test]
+fn the_nar_sink_hashes_what_it_downloaded() {
+    let fixture = fixtures::tiny_bert();
+    let commit = fixture.commits[1].sha.clone();
+    let model = repo(RepoType::Model, "acme/tiny-bert");
+    let opts = || Options { jobs: 3, chunk: 1000, ..Options::default() };
+    let hub = Hub::start(vec![fixture.clone()]);
+    let want = nar::nar_sha256(&fetch_with(&hub, None, &model, &commit, &Filters::default(), opts()).unwrap()).unwrap();
+    for fault in [None, Some(Fault::CorruptByte { path: "onnx/model.onnx".into() })] {
+        let hub = Hub::start(vec![fixture.clone()]);
+        if let Some(fault) = fault.clone() {
+            hub.inject(fault);
+        }
+        let client = Client::new(&hub.endpoint(), None).unwrap();
+        let plan = pipeline::plan(&client, &model, &commit, &Filters::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.nar");
+        let (hash, size) =
+            pipeline::fetch(&client, &plan, pipeline::Sink::Nar(&path), opts(), &|_| {}).unwrap().unwrap();
+        assert_eq!((hash, size), (want, std::fs::metadata(&path).unwrap().len()), "{fault:?}");
+    }
+}
+
 /// A tree listing whose `Link` leads back to a page already read (here the last page to the first) is
 /// refused, where following it would never end.
 #[test]

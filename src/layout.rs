@@ -85,22 +85,39 @@ pub enum Node {
 impl Tree {
     /// What a fetch of `files` at `rev` leaves (see the module's text).
     pub fn of_fetch(repo: &Repo, rev: &str, files: &[Entry]) -> Tree {
-        let folder = repo.folder();
         let mut tree = Tree::default();
-        tree.insert(&format!(".locks/{folder}"), Node::Dir(Tree::default()));
-        for sub in ["blobs", "refs", "trees"] {
-            tree.insert(&format!("{folder}/{sub}"), Node::Dir(Tree::default()));
-        }
-        tree.insert(&format!("{folder}/snapshots/{rev}"), Node::Dir(Tree::default()));
-        let cache = tree_cache(files);
-        for (path, file) in &cache.files {
-            let (etag, size) = (file.etag().to_owned(), file.size);
-            tree.insert(&format!("{folder}/snapshots/{rev}/{path}"), Node::Link(relative_target(path, &etag)));
-            tree.insert(&format!("{folder}/blobs/{etag}"), Node::Blob { etag, size });
-        }
-        tree.insert(&format!("{folder}/refs/main"), Node::Bytes(rev.as_bytes().to_vec()));
-        tree.insert(&format!("{folder}/trees/{rev}.json"), Node::Bytes(tree_json(&cache)));
+        tree.add_commit(&repo.folder(), rev, &tree_cache(files), None);
         tree
+    }
+
+    /// Adds the repo folder `folder` at `rev` with the files `cache` lists, each a relative link to a
+    /// blob of the folder's own or, with `elsewhere`, an absolute link to the path it names for the file.
+    /// The first commit added to a folder is the one its `refs/main` names.
+    fn add_commit(
+        &mut self,
+        folder: &str,
+        rev: &str,
+        cache: &TreeCache,
+        elsewhere: Option<&BTreeMap<String, PathBuf>>,
+    ) {
+        self.insert(&format!(".locks/{folder}"), Node::Dir(Tree::default()));
+        for sub in ["blobs", "refs", "trees"] {
+            self.insert(&format!("{folder}/{sub}"), Node::Dir(Tree::default()));
+        }
+        self.insert(&format!("{folder}/snapshots/{rev}"), Node::Dir(Tree::default()));
+        for (path, file) in &cache.files {
+            let link = format!("{folder}/snapshots/{rev}/{path}");
+            match elsewhere {
+                Some(sources) => self.insert(&link, Node::Link(sources[path].display().to_string())),
+                None => {
+                    let (etag, size) = (file.etag().to_owned(), file.size);
+                    self.insert(&link, Node::Link(relative_target(path, &etag)));
+                    self.insert(&format!("{folder}/blobs/{etag}"), Node::Blob { etag, size });
+                }
+            }
+        }
+        self.insert(&format!("{folder}/refs/main"), Node::Bytes(rev.as_bytes().to_vec()));
+        self.insert(&format!("{folder}/trees/{rev}.json"), Node::Bytes(tree_json(cache)));
     }
 
     /// Puts `node` at `path` (`/`-separated), making the folders on the way; an entry already there is
@@ -215,34 +232,6 @@ fn tree_json(tree: &TreeCache) -> Vec<u8> {
     json
 }
 
-/// Writes `snapshots/<rev>/…` (each file a symlink to `target(path, etag)`), `trees/<rev>.json`, and
-/// `refs/main` unless a repo listed earlier already wrote it.
-fn write_repo(dir: &Path, rev: &str, tree: &TreeCache, target: impl Fn(&str, &str) -> Result<String>) -> Result<()> {
-    let snapshot = dir.join("snapshots").join(rev);
-    for (path, file) in &tree.files {
-        let link = snapshot.join(path);
-        if let Some(parent) = link.parent() {
-            fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
-        }
-        symlink(target(path, file.etag())?, &link).with_context(|| link.display().to_string())?;
-    }
-    fs::create_dir_all(&snapshot)?;
-    fs::create_dir_all(dir.join("blobs"))?;
-    fs::create_dir_all(dir.join("trees"))?;
-    write_new(&dir.join("trees").join(format!("{rev}.json")), &tree_json(tree))?;
-    fs::create_dir_all(dir.join("refs"))?;
-    let main = dir.join("refs").join("main");
-    if !main.exists() {
-        write_new(&main, rev.as_bytes())?;
-    }
-    Ok(())
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs::write(path, bytes).with_context(|| path.display().to_string())?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o444)).with_context(|| path.display().to_string())
-}
-
 /// How `merge` brings files into the new cache.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Merge {
@@ -256,14 +245,44 @@ pub enum Merge {
 /// that comes from several inputs (different filters) gets the union of their files; `refs/main` points
 /// at the commit of the first input that has the repo.
 pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
-    /// One commit of a repo in the new cache: its files, and the input blob each one comes from.
-    struct Snapshot {
-        rev: String,
-        tree: TreeCache,
-        sources: BTreeMap<String, PathBuf>,
+    let commits = read_commits(inputs)?;
+    let mut tree = Tree::default();
+    // transformers 4.x keeps a cache version of its own at the root and, without it, warns on every
+    // import that the cache is of an old version and that it cannot write there. Every huggingface_hub's
+    // scan_cache_dir then counts this file as one warning: a far smaller cost, and only to a scan.
+    tree.insert("version.txt", Node::Bytes(b"1".to_vec()));
+    for Commit { folder, rev, cache, sources } in &commits {
+        // Each input's listing was checked alone; together, one's file may be another's folder.
+        check_paths(cache.files.keys().map(String::as_str))?;
+        tree.add_commit(folder, rev, cache, (how == Merge::Link).then_some(sources));
+        if how == Merge::Copy {
+            // Into place before the tree is written over them, as a fetch downloads them.
+            let blobs = out.join(folder).join("blobs");
+            fs::create_dir_all(&blobs).with_context(|| blobs.display().to_string())?;
+            for (path, file) in &cache.files {
+                let blob = blobs.join(file.etag());
+                if !blob.exists() {
+                    fs::copy(&sources[path], &blob).with_context(|| sources[path].display().to_string())?;
+                }
+            }
+        }
     }
-    // Repo folders and their snapshots, in input order.
-    let mut repos: Vec<(String, Vec<Snapshot>)> = Vec::new();
+    tree.write(out)
+}
+
+/// One commit of a repo in a merged cache: the files its inputs list, and the input blob each one comes
+/// from.
+struct Commit {
+    folder: String,
+    rev: String,
+    cache: TreeCache,
+    sources: BTreeMap<String, PathBuf>,
+}
+
+/// The commits of the repo folders in `inputs`, in input order (an input's `refs/main` first), the
+/// files of one commit listed by several inputs together.
+fn read_commits(inputs: &[PathBuf]) -> Result<Vec<Commit>> {
+    let mut commits: Vec<Commit> = Vec::new();
     for input in inputs {
         let mut folders: Vec<String> = read_names(input)?
             .into_iter()
@@ -275,14 +294,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
             let main = fs::read_to_string(repo_dir.join("refs/main"))
                 .with_context(|| format!("{}: refs/main", repo_dir.display()))?;
             let mut revs = read_names(&repo_dir.join("trees"))?;
+            if revs.is_empty() {
+                return Err(integrity(format!("{}: no commit in trees/", repo_dir.display())));
+            }
             revs.sort_by_key(|r| r.trim_end_matches(".json") != main);
-            let slot = match repos.iter().position(|(f, _)| *f == folder) {
-                Some(i) => i,
-                None => {
-                    repos.push((folder.clone(), Vec::new()));
-                    repos.len() - 1
-                }
-            };
             for name in revs {
                 let rev = name
                     .strip_suffix(".json")
@@ -292,18 +307,14 @@ pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
                 let tree: TreeCache = serde_json::from_slice(&fs::read(&path)?)
                     .map_err(|e| integrity(format!("{}: {e}", path.display())))?;
                 check_paths(tree.files.keys().map(String::as_str))?;
-                let revs = &mut repos[slot].1;
-                let i = match revs.iter().position(|s| s.rev == rev) {
-                    Some(i) => i,
-                    None => {
-                        let tree = TreeCache { format_version: 1, files: BTreeMap::new() };
-                        revs.push(Snapshot { rev: rev.to_owned(), tree, sources: BTreeMap::new() });
-                        revs.len() - 1
-                    }
-                };
-                let Snapshot { tree: merged, sources, .. } = &mut revs[i];
+                let i = commits.iter().position(|c| c.folder == folder && c.rev == rev).unwrap_or_else(|| {
+                    let (cache, sources) = (TreeCache { format_version: 1, files: BTreeMap::new() }, BTreeMap::new());
+                    commits.push(Commit { folder: folder.clone(), rev: rev.to_owned(), cache, sources });
+                    commits.len() - 1
+                });
+                let Commit { cache, sources, .. } = &mut commits[i];
                 for (p, f) in tree.files {
-                    if let Some(known) = merged.files.get(&p) {
+                    if let Some(known) = cache.files.get(&p) {
                         if *known != f {
                             return Err(integrity(format!("{folder}@{rev}: {p:?} differs between two inputs")));
                         }
@@ -313,38 +324,12 @@ pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
                         return Err(integrity(format!("{}: invalid blob id for {p:?}", path.display())));
                     }
                     sources.insert(p.clone(), repo_dir.join("blobs").join(f.etag()));
-                    merged.files.insert(p, f);
+                    cache.files.insert(p, f);
                 }
             }
         }
     }
-
-    // transformers 4.x keeps a cache version of its own at the root and, without it, warns on every
-    // import that the cache is of an old version and that it cannot write there. Every huggingface_hub's
-    // scan_cache_dir then counts this file as one warning: a far smaller cost, and only to a scan.
-    fs::create_dir_all(out)?;
-    let version = out.join("version.txt");
-    fs::write(&version, "1")?;
-    fs::set_permissions(&version, fs::Permissions::from_mode(0o444))?;
-    for (folder, revs) in &repos {
-        let dir = out.join(folder);
-        fs::create_dir_all(out.join(".locks").join(folder))?;
-        fs::create_dir_all(dir.join("blobs"))?;
-        for Snapshot { rev, tree, sources } in revs {
-            write_repo(&dir, rev, tree, |path, etag| match how {
-                Merge::Link => Ok(sources[path].display().to_string()),
-                Merge::Copy => {
-                    let blob = dir.join("blobs").join(etag);
-                    if !blob.exists() {
-                        fs::copy(&sources[path], &blob).with_context(|| sources[path].display().to_string())?;
-                        fs::set_permissions(&blob, fs::Permissions::from_mode(0o444))?;
-                    }
-                    Ok(relative_target(path, etag))
-                }
-            })?;
-        }
-    }
-    Ok(())
+    Ok(commits)
 }
 
 fn read_names(dir: &Path) -> Result<Vec<String>> {
@@ -368,27 +353,36 @@ fn is_etag(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_fetch_leaves_exactly_its_tree() {
-        let repo = Repo::from_id(crate::repo::RepoType::Model, "acme/bert").unwrap();
-        let rev = "0123456789abcdef0123456789abcdef01234567";
-        let entry = |path: &str, oid: char, lfs: Option<char>| Entry {
+    const REV: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn bert() -> Repo {
+        Repo::from_id(crate::repo::RepoType::Model, "acme/bert").unwrap()
+    }
+
+    fn entry(path: &str, oid: char, lfs: Option<char>) -> Entry {
+        Entry {
             path: path.to_owned(),
             size: 3,
             oid: oid.to_string().repeat(40),
             lfs: lfs.map(|c| crate::hub::Lfs { oid: c.to_string().repeat(64), size: 3 }),
-        };
+        }
+    }
+
+    fn fetched(repo: &Repo, rev: &str, files: &[Entry]) -> tempfile::TempDir {
+        let out = tempfile::tempdir().unwrap();
+        prepare(out.path(), repo).unwrap();
+        for e in files {
+            fs::write(blob_path(out.path(), repo, e.etag()), "abc").unwrap();
+        }
+        finish(out.path(), repo, rev, files).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_fetch_leaves_exactly_its_tree() {
+        let (repo, rev) = (bert(), REV);
         let files = vec![entry("config.json", 'a', None), entry("sub/model.bin", 'b', Some('c'))];
-        let fetched = || {
-            let out = tempfile::tempdir().unwrap();
-            prepare(out.path(), &repo).unwrap();
-            for e in &files {
-                fs::write(blob_path(out.path(), &repo, e.etag()), "abc").unwrap();
-            }
-            finish(out.path(), &repo, rev, &files).unwrap();
-            out
-        };
-        let out = fetched();
+        let out = fetched(&repo, rev, &files);
         assert!(Tree::of_fetch(&repo, rev, &files).matches(out.path()));
         assert!(!Tree::of_fetch(&repo, rev, &files[..1]).matches(out.path()), "a file more");
         assert!(!Tree::of_fetch(&repo, &rev.replace('0', "f"), &files).matches(out.path()), "another commit");
@@ -399,11 +393,58 @@ mod tests {
             &|out| fs::remove_dir(out.join(".locks/models--acme--bert")).unwrap(),
         ];
         for change in changes {
-            let out = fetched();
+            let out = fetched(&repo, rev, &files);
             let blob = blob_path(out.path(), &repo, &"c".repeat(64));
             fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
             change(out.path());
             assert!(!Tree::of_fetch(&repo, rev, &files).matches(out.path()));
+        }
+    }
+
+    /// Two filtered fetches of one commit and one of an older commit: copied, the cache holds what one
+    /// fetch of all the files leaves, `refs/main` at the first input's commit, and the older commit
+    /// beside it; linked, the same but every link points at the blob in its input.
+    #[test]
+    fn a_merge_is_the_union_of_its_inputs() {
+        let (repo, new, old) = (bert(), REV, &REV.replace('0', "f"));
+        let files =
+            [entry("config.json", 'a', None), entry("sub/model.bin", 'b', Some('c')), entry("vocab.txt", 'd', None)];
+        let inputs =
+            [fetched(&repo, new, &files[..1]), fetched(&repo, new, &files[1..]), fetched(&repo, old, &files[2..])];
+        let inputs: Vec<PathBuf> = inputs.iter().map(|d| d.path().to_owned()).collect();
+        let mut expected = Tree::of_fetch(&repo, new, &files);
+        expected.add_commit(&repo.folder(), old, &tree_cache(&files[2..]), None);
+        expected.insert("version.txt", Node::Bytes(b"1".to_vec()));
+        let copy = tempfile::tempdir().unwrap();
+        merge(&inputs, copy.path(), Merge::Copy).unwrap();
+        assert!(expected.matches(copy.path()));
+
+        let link = tempfile::tempdir().unwrap();
+        merge(&inputs, link.path(), Merge::Link).unwrap();
+        let folder = link.path().join(repo.folder());
+        assert_eq!(fs::read_dir(folder.join("blobs")).unwrap().count(), 0, "no blob copied");
+        let target = fs::read_link(folder.join("snapshots").join(new).join("sub/model.bin")).unwrap();
+        assert_eq!(target, blob_path(&inputs[1], &repo, &"c".repeat(64)));
+        for small in ["refs/main".to_owned(), format!("trees/{new}.json"), format!("trees/{old}.json")] {
+            let copied = copy.path().join(repo.folder()).join(&small);
+            assert_eq!(fs::read(folder.join(&small)).unwrap(), fs::read(copied).unwrap(), "{small}");
+        }
+
+        let conflicts = [
+            (
+                entry("config.json", 'e', None),
+                format!("models--acme--bert@{new}: \"config.json\" differs between two inputs"),
+            ),
+            (
+                entry("config.json/x", 'e', None),
+                "refusing tree listing: \"config.json\" is both a file and a folder".into(),
+            ),
+        ];
+        for (file, error) in conflicts {
+            let other = fetched(&repo, new, &[file]);
+            let out = tempfile::tempdir().unwrap();
+            let err = merge(&[inputs[0].clone(), other.path().to_owned()], out.path(), Merge::Link).unwrap_err();
+            assert_eq!(err.to_string(), error);
         }
     }
 

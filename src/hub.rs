@@ -235,7 +235,7 @@ impl Hub {
             let (page, link): (Vec<RawEntry>, _) = retry::retrying("listing files", |_| {
                 let (url, mut resp) = self.get(&url, None)?;
                 self.check_status(&resp, repo, &url)?;
-                let link = next_link(resp.headers()).map(|l| self.absolute(&url, &l));
+                let link = next_link(resp.headers()).map(|l| resolve(&url, &l)).transpose()?;
                 Ok((read_json(&mut resp, &url)?, link))
             })
             .context("listing files")?;
@@ -280,7 +280,7 @@ impl Hub {
             let here = chain.last().unwrap();
             let resp = self.send("GET", here, range)?;
             let Some(loc) = location(&resp) else { return Ok((chain.pop().unwrap(), resp)) };
-            let next = self.absolute(here, &loc);
+            let next = resolve(here, &loc)?;
             if chain.contains(&next) {
                 let msg = if next == *here {
                     format!("{} redirects to itself", redact(here))
@@ -365,18 +365,16 @@ impl Hub {
         );
         Ok(resp)
     }
+}
 
-    /// Resolves a `Location` or `Link` target against the URL it came from.
-    fn absolute(&self, base: &str, target: &str) -> String {
-        if target.contains("://") {
-            target.to_owned()
-        } else if target.starts_with('/') {
-            format!("{}{target}", origin(base))
-        } else {
-            let dir = base.split('?').next().unwrap_or(base);
-            format!("{}/{target}", &dir[..dir.rfind('/').unwrap_or(dir.len())])
-        }
-    }
+/// Resolves a `Location` or `Link` target against the URL that sent it (RFC 3986, section 5), without
+/// the fragment, which no server is sent.
+fn resolve(base: &str, target: &str) -> Result<String> {
+    use iri_string::format::ToDedicatedString;
+    use iri_string::types::{UriAbsoluteStr, UriReferenceStr};
+    let invalid = |_| Error::new(Kind::Network, format!("{} sent an invalid URL {:?}", redact(base), redact(target)));
+    let (base, target) = (UriAbsoluteStr::new(base).map_err(invalid)?, UriReferenceStr::new(target).map_err(invalid)?);
+    Ok(target.resolve_against(base).to_dedicated_string().to_absolute().to_string())
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(resp: &mut Response<ureq::Body>, url: &str) -> Result<T> {
@@ -513,13 +511,31 @@ mod tests {
         assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
         let hub = Hub::new("http://127.0.0.1:1/", None).unwrap();
         assert_eq!(hub.endpoint(), "http://127.0.0.1:1");
-        assert_eq!(hub.absolute("http://h:1/a/b?c", "/x"), "http://h:1/x");
-        assert_eq!(hub.absolute("http://h:1/a/b?c", "d"), "http://h:1/a/d");
-        assert_eq!(hub.absolute("http://h:1/a/b", "http://o/z"), "http://o/z");
         assert!(Hub::new("ftp://x", None).is_err());
         let mut h = HeaderMap::new();
         h.insert("link", r#"<http://h/p?cursor=2>; rel="next", <http://h/p>; rel="first""#.parse().unwrap());
         assert_eq!(next_link(&h).as_deref(), Some("http://h/p?cursor=2"));
+    }
+
+    #[test]
+    fn redirect_targets_resolve_against_their_url() {
+        let cases = [
+            ("http://h:1/a/b?c", "/x", Some("http://h:1/x")),
+            ("http://h:1/a/b?c", "d", Some("http://h:1/a/d")),
+            ("http://h:1/a/b", "http://o/z", Some("http://o/z")),
+            ("https://h/a/b", "//cdn.example/z?s=1", Some("https://cdn.example/z?s=1")),
+            ("http://h/a/b/c", "../d", Some("http://h/a/d")),
+            ("http://h/a/b", "?cursor=2", Some("http://h/a/b?cursor=2")),
+            ("http://h/a?x", "/p?next=http://o/q", Some("http://h/p?next=http://o/q")),
+            ("http://h/a", "/x#part", Some("http://h/x")),
+            ("http://h/a", "/a b", None),
+            ("http://h/a", "/%zz", None),
+        ];
+        for (base, target, expected) in cases {
+            assert_eq!(resolve(base, target).ok().as_deref(), expected, "{target:?} against {base:?}");
+        }
+        let err = resolve("http://h/a?sig=1", "/a b?sig=2").unwrap_err().to_string();
+        assert_eq!(err, r#"http://h/a sent an invalid URL "/a b""#);
     }
 
     #[test]

@@ -125,7 +125,8 @@ impl State {
             Fault::DropMidBody { path }
             | Fault::CorruptByte { path }
             | Fault::CorruptAlways { path }
-            | Fault::Stall { path } => matches(names, path),
+            | Fault::Stall { path }
+            | Fault::Throttle { path, .. } => matches(names, path),
             Fault::Status { .. }
             | Fault::RateLimit { .. }
             | Fault::ExpireCdnUrls { .. }
@@ -136,6 +137,7 @@ impl State {
         Some(match &faults[i] {
             Fault::CorruptAlways { .. } => BodyFault::Corrupt,
             Fault::Stall { .. } => BodyFault::Stall,
+            Fault::Throttle { bytes_per_sec, .. } => BodyFault::Throttle(*bytes_per_sec),
             _ => match faults.remove(i) {
                 Fault::DropMidBody { .. } => BodyFault::Drop,
                 _ => BodyFault::Corrupt,

@@ -96,6 +96,18 @@ pub fn huge(n: usize) -> Repo {
     single_commit(Kind::Model, "acme/huge", "huge-1", files)
 }
 
+/// Model `acme/large`: two LFS shards large enough for bars of their own in the progress of a fetch
+/// (12 MiB and 9 MiB, of the same MiB of noise over and over), beside a config.
+pub fn large() -> Repo {
+    let mib = noise(1 << 20);
+    let files = vec![
+        File::new("config.json", "{\"model_type\": \"bert\"}\n"),
+        File::lfs("model-00001-of-00002.safetensors", mib.repeat(12)),
+        File::lfs("model-00002-of-00002.safetensors", mib.repeat(9)),
+    ];
+    single_commit(Kind::Model, "acme/large", "large-1", files)
+}
+
 /// Model `acme/gated`: needs `Authorization: Bearer hf_testtoken`.
 pub fn gated() -> Repo {
     let files = vec![File::new("config.json", "{\"model_type\": \"bert\"}\n"), File::lfs("weights.bin", noise(300))];

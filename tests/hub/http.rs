@@ -113,6 +113,8 @@ pub(super) enum BodyFault {
     Drop,
     Corrupt,
     Stall,
+    /// Bytes per second.
+    Throttle(u64),
 }
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` as a half-open range; `None` for anything else (served
@@ -196,6 +198,14 @@ pub(super) fn write_response(
             // Until the client closes the connection, or the Hub shuts it down when it stops.
             let _ = out.read(&mut [0]);
             return Ok(false);
+        }
+        Some(BodyFault::Throttle(bytes_per_sec)) => {
+            // A tenth of a second's worth at a time.
+            let step = (bytes_per_sec / 10).max(1);
+            for start in (0..len).step_by(step as usize) {
+                write_part(out, &r.body, start..(start + step).min(len))?;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
         Some(BodyFault::Corrupt) => {
             let k = len / 2;

@@ -143,6 +143,8 @@ pub enum Fault {
     Resized { path: String, by: i64 },
     /// Like `Resized`, on every matching request (never consumed).
     ResizedAlways { path: String, by: i64 },
+    /// On every matching request (never consumed): the body at `bytes_per_sec`, as a slow link sends it.
+    Throttle { path: String, bytes_per_sec: u64 },
 }
 
 /// Where a `Redirect` fault sends a request for `/p?q`.

@@ -81,8 +81,8 @@ impl Default for Options {
 }
 
 pub enum Event<'a> {
-    /// Bytes written (they may later be discarded and fetched again after a failure).
-    Bytes(u64),
+    /// `n` bytes of a file written (they may later be discarded and fetched again after a failure).
+    Bytes { name: &'a str, n: u64 },
     /// A file is verified and in place.
     Done { name: &'a str, size: u64 },
     /// A file was copied from a verified local copy instead of downloaded (`Done` follows).
@@ -327,7 +327,7 @@ fn stream_whole(hub: &Hub, job: &Job, place: &Place, buf: &mut [u8], progress: &
             written += chunk.len() as u64;
             furthest = furthest.max(written);
             *progressed = furthest >= before + PROGRESS;
-            progress(Event::Bytes(chunk.len() as u64));
+            progress(Event::Bytes { name: &job.name, n: chunk.len() as u64 });
         })
     })?;
     hasher.verify(&job.expected)
@@ -396,7 +396,7 @@ fn fetch_range(
         copy(&mut body, place, pos, end + 1 - pos, buf, &final_url, |chunk| {
             pos += chunk.len() as u64;
             *progressed = pos >= before + PROGRESS;
-            progress(Event::Bytes(chunk.len() as u64));
+            progress(Event::Bytes { name: &file.job.name, n: chunk.len() as u64 });
         })
     })
 }

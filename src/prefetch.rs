@@ -251,7 +251,7 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
             match event {
                 Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
                 Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
-                Event::Bytes(_) => {}
+                Event::Bytes { .. } => {}
             }
             progress.update(&event);
         })?;

@@ -48,7 +48,7 @@ impl Progress {
             return;
         }
         match event {
-            Event::Bytes(n) => {
+            Event::Bytes { n, .. } => {
                 self.done.fetch_add(*n, Ordering::Relaxed);
             }
             Event::Reused { size, .. } => {

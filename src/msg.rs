@@ -1,11 +1,13 @@
 /*!
 Messages on stderr, each prefixed `nix-hug: `. `--quiet` turns off the `info!` lines, `--debug` turns on the `debug!` lines (HTTP requests, hash
-steps, commands run) and shows an error one layer per line. A status line (the progress of a download)
-may sit at the bottom, redrawn in place; a message first clears it, so the two never mix on one line.
+steps, commands run) and shows an error one layer per line. Progress bars (a download's) may sit at the
+bottom of the terminal; while they do, every message is written above them, so the two never mix.
 Nothing here ever sees the token, which lives in `hub::Token`.
 */
 
 use crate::error::Error;
+use indicatif::{MultiProgress, ProgressDrawTarget};
+use std::convert::Infallible;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Mutex;
@@ -14,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static QUIET: AtomicBool = AtomicBool::new(false);
 
-/// The width of the status line on screen; 0 when there is none.
-static STATUS: Mutex<usize> = Mutex::new(0);
+/// The progress bars on screen, if any.
+static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
 
 pub fn set_debug(on: bool) {
     DEBUG.store(on, Ordering::Relaxed);
@@ -25,7 +27,7 @@ pub fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
-/// `--quiet`: no `info!` lines and no status line; warnings and errors still show.
+/// `--quiet`: no `info!` lines and no progress bars; warnings and errors still show.
 pub fn set_quiet(on: bool) {
     QUIET.store(on, Ordering::Relaxed);
 }
@@ -36,41 +38,40 @@ pub fn quiet() -> bool {
 
 /// Writes one message line (what the macros below call).
 pub fn line(text: fmt::Arguments) {
-    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut err = io::stderr().lock();
-    clear(&mut err, &mut width);
+    let bars = BARS.lock().unwrap_or_else(|e| e.into_inner());
     // stderr is where errors would go: nothing better to do when it fails.
-    let _ = writeln!(err, "{text}");
+    let write = || {
+        let _ = writeln!(io::stderr().lock(), "{text}");
+    };
+    match &*bars {
+        // Clears the bars, writes, and draws them again below.
+        Some(bars) => bars.suspend(write),
+        None => write(),
+    }
 }
 
-/// Writes `text` as the last line of the run, and keeps stderr to itself until the process exits, so
-/// that no other thread's message follows it (the caller exits while holding what this returns).
-pub fn last_line(text: fmt::Arguments) -> std::sync::MutexGuard<'static, usize> {
-    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut err = io::stderr().lock();
-    clear(&mut err, &mut width);
-    let _ = writeln!(err, "{text}");
-    width
+/// Writes `text` as the last line of the run, with the bars cleared, and exits with `code`. Until the
+/// exit, stderr is kept to this thread: no other thread's message or bar follows the line.
+pub fn last_line(text: fmt::Arguments, code: i32) -> ! {
+    let bars = BARS.lock().unwrap_or_else(|e| e.into_inner());
+    let end = || -> Infallible {
+        let _ = writeln!(io::stderr().lock(), "{text}");
+        std::process::exit(code)
+    };
+    // Inside `suspend`, during which no bar can draw.
+    match bars.as_ref().map_or_else(end, |bars| bars.suspend(end)) {}
 }
 
-/// Draws `text` as the status line, over the previous one.
-pub fn status(text: &str) {
-    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
-    let len = text.chars().count();
-    let _ = write!(io::stderr().lock(), "\r{text}{:pad$}", "", pad = width.saturating_sub(len));
-    *width = len;
+/// From now on until `hide_bars`, messages are written above `bars`.
+pub fn show_bars(bars: &MultiProgress) {
+    *BARS.lock().unwrap_or_else(|e| e.into_inner()) = Some(bars.clone());
 }
 
-/// Removes the status line, if any.
-pub fn clear_status() {
-    let mut width = STATUS.lock().unwrap_or_else(|e| e.into_inner());
-    clear(&mut io::stderr().lock(), &mut width);
-}
-
-fn clear(err: &mut impl Write, width: &mut usize) {
-    if *width > 0 {
-        let _ = write!(err, "\r{:w$}\r", "", w = *width);
-        *width = 0;
+/// Clears the bars off the screen for good: nothing they are sent afterwards is drawn.
+pub fn hide_bars() {
+    if let Some(bars) = BARS.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let _ = bars.clear();
+        bars.set_draw_target(ProgressDrawTarget::hidden());
     }
 }
 

@@ -243,7 +243,7 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
     let cache = tmp.path().join("cache");
     let cache_url = persist::cache_url(&cache).filter(|_| nix);
     check_space(&plan, tmp.path(), nix, cache_url.is_some())?;
-    let progress = Progress::new(plan.bytes());
+    let progress = Progress::new(plan.files.iter().map(|e| (e.path.as_str(), e.size)));
     let reused = AtomicUsize::new(0);
     let opts = Options { jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
     let fetch_into = |sink| -> Result<Option<(nar::Hash, u64)>> {

@@ -1,7 +1,7 @@
 /*!
 The temporary folders of a run (which can hold gigabytes of a download), and everything that removes
 them: dropping one, whether the command succeeded or not; Ctrl-C (SIGINT) or SIGTERM, after which the
-progress line is cleared and the process exits at once with 130 or 143, as shells report those
+progress bars are cleared and the process exits at once with 130 or 143, as shells report those
 signals; and, for a run that could not remove its own (killed with -9, a power loss), the next run that
 makes one, once that run's process is gone.
 */
@@ -26,8 +26,7 @@ pub fn handle_signals() -> io::Result<()> {
             for dir in folders.iter() {
                 remove(dir);
             }
-            let _stderr = msg::last_line(format_args!("nix-hug: interrupted"));
-            std::process::exit(128 + signal);
+            msg::last_line(format_args!("nix-hug: interrupted"), 128 + signal);
         }
     });
     Ok(())

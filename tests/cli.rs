@@ -479,33 +479,6 @@ fn debug_shows_an_error_layer_by_layer() {
     assert!(errors[2].starts_with("nix-hug: error:     git blob sha1 mismatch: expected "), "{}", errors[2]);
 }
 
-/// Through a terminal (`script` gives the run one), the download shows a progress line redrawn in
-/// place and cleared at the end; `--debug` turns it off.
-#[test]
-fn progress_on_a_terminal() {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let Some(script) = std::env::split_paths(&path).map(|d| d.join("script")).find(|p| p.is_file()) else {
-        assert!(std::env::var_os("CI").is_none(), "no `script` on PATH: CI must check the progress line");
-        return eprintln!("no `script` on PATH: progress on a terminal not checked");
-    };
-    let hub = Hub::start(fixtures::all());
-    let env = Env::new(&hub);
-    let through_terminal = |args: &str| {
-        let line = format!("{} {args} >/dev/null", env!("CARGO_BIN_EXE_nix-hug"));
-        let out = env.command(&script).args(["-qec", &line, "/dev/null"]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let shown = through_terminal("fetch acme/tiny-bert");
-    assert!(shown.contains("\rnix-hug: ") && shown.contains("%|"), "{shown:?}");
-    // The last redraw, then spaces over it and back, then the next message from the start of the line.
-    let last: Vec<&str> = shown.rsplit("%|").next().unwrap().split('\r').collect();
-    assert!(last[0].contains("/5.8 KiB ["), "{shown:?}");
-    assert!(!last[1].is_empty() && last[1].trim().is_empty(), "{shown:?}");
-    assert!(last[2].starts_with("nix-hug: warning: could not add the output"), "{shown:?}");
-    assert!(!through_terminal("--debug fetch acme/tiny-bert").contains("%|"), "no progress under --debug");
-}
-
 #[test]
 #[ignore = "needs nix"]
 fn adds_the_output_to_the_store() {

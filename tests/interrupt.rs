@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM in the middle of a download: the temporary folder goes, the progress line ends,
+//! Ctrl-C and SIGTERM in the middle of a download: the temporary folder goes, `interrupted` ends stderr,
 //! the exit code is the shell's for the signal, at once; and a folder that a killed run left behind is
 //! removed by the next run.
 

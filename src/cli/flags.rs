@@ -5,9 +5,6 @@ being documented (or documented without being accepted). A flag's `apply` only v
 its value in `Args` (a glob becomes its regex here); checks across flags happen once parsing is done.
 */
 
-use super::texts::{
-    EXPORT_HELP, FETCH_HELP, IMPORT_HELP, LS_HELP, REFS_HELP, STORE_HELP, STORE_LS_HELP, STORE_PATH_HELP,
-};
 use crate::error::{Result, usage};
 use crate::filter::glob_to_regex;
 
@@ -56,7 +53,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::Fetch,
         name: "fetch",
         summary: "Download a model or dataset and print the Nix expression that pins it",
-        help: FETCH_HELP,
+        help: include_str!("help/fetch.txt"),
         url: true,
         hidden: false,
     },
@@ -64,7 +61,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::Ls,
         name: "ls",
         summary: "List the files of a model or dataset and which ones the filters take",
-        help: LS_HELP,
+        help: include_str!("help/ls.txt"),
         url: true,
         hidden: false,
     },
@@ -72,7 +69,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::Refs,
         name: "refs",
         summary: "List the branches, tags, conversions and pull requests of a repository, with their commits",
-        help: REFS_HELP,
+        help: include_str!("help/refs.txt"),
         url: true,
         hidden: false,
     },
@@ -80,7 +77,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::Export,
         name: "export",
         summary: "Fetch a model or dataset and keep a copy in the persist directory",
-        help: EXPORT_HELP,
+        help: include_str!("help/export.txt"),
         url: true,
         hidden: false,
     },
@@ -88,7 +85,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::Import,
         name: "import",
         summary: "Put exported models and datasets back into the Nix store, without downloading",
-        help: IMPORT_HELP,
+        help: include_str!("help/import.txt"),
         url: true,
         hidden: false,
     },
@@ -96,7 +93,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::Store,
         name: "store",
         summary: "What the persist directory holds, and where it is",
-        help: STORE_HELP,
+        help: include_str!("help/store.txt"),
         url: false,
         hidden: false,
     },
@@ -104,7 +101,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::StoreLs,
         name: "store ls",
         summary: "List the exported outputs and whether each is still in the Nix store",
-        help: STORE_LS_HELP,
+        help: include_str!("help/store-ls.txt"),
         url: false,
         hidden: false,
     },
@@ -112,7 +109,7 @@ pub const COMMANDS: &[Command] = &[
         cmd: Cmd::StorePath,
         name: "store path",
         summary: "Print the persist directory",
-        help: STORE_PATH_HELP,
+        help: include_str!("help/store-path.txt"),
         url: false,
         hidden: false,
     },

@@ -4,7 +4,6 @@ The help texts: the main help and one per command, each with its table of option
 */
 
 use super::flags::{Cmd, Flag, top_level_commands, visible_commands, visible_flags};
-use super::texts::{DOWNLOAD_HELP, MAIN_HELP, PERSIST_HELP, TARGET_HELP};
 
 pub fn version() -> String {
     format!("nix-hug {}\n", env!("CARGO_PKG_VERSION"))
@@ -16,15 +15,17 @@ pub fn help(cmd: Option<Cmd>) -> String {
         Some(c) => {
             let commands: Vec<(String, &str)> = c.subcommands().map(|s| (s.word().to_owned(), s.summary)).collect();
             c.help
-                .replace("%target%", TARGET_HELP)
-                .replace("%persist%", PERSIST_HELP)
-                .replace("%download%", DOWNLOAD_HELP)
+                .replace("%target%", include_str!("help/target.txt").trim_end())
+                .replace("%persist%", include_str!("help/persist.txt").trim_end())
+                .replace("%download%", include_str!("help/download.txt").trim_end())
                 .replace("%commands%", &table(&commands))
                 .replace("%options%", &options_table(Some(c.cmd)))
         }
         None => {
             let commands: Vec<(String, &str)> = top_level_commands().map(|c| (c.name.to_owned(), c.summary)).collect();
-            MAIN_HELP.replace("%commands%", &table(&commands)).replace("%options%", &options_table(None))
+            include_str!("help/main.txt")
+                .replace("%commands%", &table(&commands))
+                .replace("%options%", &options_table(None))
         }
     }
 }

@@ -8,7 +8,6 @@ I/O beyond argv: help, version and completions come back as text for `cmd` to pr
 mod complete;
 mod flags;
 mod help;
-mod texts;
 
 use crate::error::{Error, Result, usage};
 use crate::filter::{Filters, glob_to_regex};

@@ -15,23 +15,7 @@ pub fn script(shell: Shell) -> String {
     }
 }
 
-const BASH: &str = r#"# bash completion for nix-hug
-_nix_hug() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} cmd= words i
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        case "${cmd:+$cmd }${COMP_WORDS[i]}" in
-            %commands%) cmd="${cmd:+$cmd }${COMP_WORDS[i]}" ;;
-        esac
-    done
-    case $prev in
-        %value_flags%) return 0 ;;
-    esac
-    case $cmd in
-%cases%    esac
-    COMPREPLY=($(compgen -W "$words" -- "$cur"))
-}
-complete -F _nix_hug nix-hug
-"#;
+const BASH: &str = include_str!("complete/nix-hug.bash");
 
 fn bash() -> String {
     let spellings = |cmd: Option<Cmd>| -> Vec<String> {
@@ -64,29 +48,7 @@ fn bash() -> String {
         .replace("%cases%", &cases)
 }
 
-const ZSH: &str = r#"#compdef nix-hug
-
-_nix_hug() {
-  local curcontext=$curcontext state line
-  _arguments -C \
-%global%    '1: :->command' \
-    '*:: :->argument'
-  case $state in
-    command)
-      local -a commands
-      commands=(
-%commands%      )
-      _describe -t commands 'nix-hug command' commands
-      ;;
-    argument)
-      case $line[1] in
-%cases%      esac
-      ;;
-  esac
-}
-
-_nix_hug "$@"
-"#;
+const ZSH: &str = include_str!("complete/_nix-hug.zsh");
 
 /// `_arguments` specs of the flags `cmd` accepts (the global ones with `None`).
 fn zsh_specs(cmd: Option<Cmd>) -> Vec<String> {
@@ -298,28 +260,13 @@ mod tests {
         assert_eq!(complete(&["nix-hug", "ls", "--include", ""]).unwrap(), "", "no local files for a GLOB");
     }
 
-    /// zsh completes only in an interactive shell: one runs in a pseudo-terminal (zpty), with
-    /// `compadd` wrapped to print what it is given. A key bound after Tab prints a mark once the
-    /// completion is done, so the output is read up to that mark and no further.
     #[test]
     fn zsh_completes_commands_and_flags() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("_nix-hug"), zsh()).unwrap();
         let complete = |line: &str| -> Option<Vec<String>> {
-            let program = format!(
-                r#"zmodload zsh/zpty
-zpty z zsh -f -i
-zpty -w z 'PROMPT= ; fpath=({dir} $fpath); autoload -U compinit; compinit -u -D'
-zpty -w z 'compadd() {{ if [[ ${{@[1,(i)(-|--)]}} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return; fi; typeset -a h; builtin compadd -A h "$@"; (( $#h )) && print -r -- "${{(U):-hits:}}" $h; }}'
-zpty -w z 'mark() {{ print -r -- "${{(U):-done:}}"; }}; zle -N mark; bindkey "^Xd" mark'
-zpty -n -w z '{line}'$'\t\C-Xd'
-zpty -r -m z all '*DONE:*'
-zpty -d z
-for l in ${{(f)all//$'\r'/$'\n'}}; do [[ $l != *HITS:* ]] || print -r -- ${{l#*HITS:}}; done
-"#,
-                dir = dir.path().display()
-            );
-            let (ok, text) = run("zsh", &["-f"], &program)?;
+            let driver = include_str!("complete/zpty.zsh");
+            let (ok, text) = run("zsh", &["-f", "-c", driver, "zsh", line, &dir.path().display().to_string()], "")?;
             assert!(ok, "{text}");
             let mut words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
             words.sort();

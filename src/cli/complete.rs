@@ -79,7 +79,7 @@ fn zsh_case(c: &Command, indent: &str) -> String {
         arm +=
             &format!("{indent}  if (( CURRENT == 2 )); then\n{indent}    local -a commands\n{indent}    commands=(\n");
         for s in &subcommands {
-            arm += &format!("{indent}      '{}:{}'\n", s.word(), zsh_quote(s.summary));
+            arm += &format!("{indent}      '{}:{}'\n", s.word(), zsh_quote(s.summary()));
         }
         arm += &format!("{indent}    )\n{indent}    _describe -t commands 'nix-hug {} command' commands\n", c.name);
         arm += &format!("{indent}  else\n{indent}    shift words\n{indent}    (( CURRENT-- ))\n");
@@ -95,7 +95,7 @@ fn zsh_case(c: &Command, indent: &str) -> String {
 fn zsh() -> String {
     let global: String = zsh_specs(None).iter().map(|s| format!("    {s} \\\n")).collect();
     let commands: String =
-        top_level_commands().map(|c| format!("        '{}:{}'\n", c.name, zsh_quote(c.summary))).collect();
+        top_level_commands().map(|c| format!("        '{}:{}'\n", c.name, zsh_quote(c.summary()))).collect();
     let cases: String = top_level_commands().map(|c| zsh_case(c, "        ")).collect();
     ZSH.replace("%global%", &global).replace("%commands%", &commands).replace("%cases%", &cases)
 }
@@ -118,7 +118,7 @@ fn fish() -> String {
     };
     let mut out = String::from("# fish completion for nix-hug\ncomplete -c nix-hug -f\n");
     let mut offer = |condition: &str, c: &Command| {
-        out += &format!("complete -c nix-hug -n '{condition}' -a {} -d '{}'\n", c.word(), fish_quote(c.summary));
+        out += &format!("complete -c nix-hug -n '{condition}' -a {} -d '{}'\n", c.word(), fish_quote(c.summary()));
     };
     let top: Vec<&str> = top_level_commands().map(|c| c.name).collect();
     for c in top_level_commands() {
@@ -172,7 +172,7 @@ mod tests {
             for c in COMMANDS {
                 assert_eq!(script.contains(c.word()), !c.hidden, "{shell:?}: {}", c.name);
                 if shell != Shell::Bash && !c.hidden {
-                    assert!(script.contains(&fish_quote(c.summary)), "{shell:?}: {}", c.name);
+                    assert!(script.contains(&fish_quote(c.summary())), "{shell:?}: {}", c.name);
                 }
             }
             for f in FLAGS {

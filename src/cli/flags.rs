@@ -26,10 +26,9 @@ pub struct Command {
     pub cmd: Cmd,
     /// The words that name it: `fetch`, or `store ls` for a command of the `store` group.
     pub name: &'static str,
-    /// One line for the list of commands and the completions.
-    pub summary: &'static str,
-    /// The text of `nix-hug NAME --help`; `%options%` stands for the table of its flags.
-    pub help: &'static str,
+    /// Its summary on one line (for the lists of commands and the completions), a blank line, then the
+    /// text of `nix-hug NAME --help`, with slots (`%options%`…) for `help` to fill in.
+    text: &'static str,
     /// Whether it takes a URL.
     pub url: bool,
     /// Builder entry points: accepted, never shown.
@@ -37,6 +36,14 @@ pub struct Command {
 }
 
 impl Command {
+    pub fn summary(&self) -> &'static str {
+        self.text.lines().next().unwrap_or_default()
+    }
+
+    pub fn help(&self) -> &'static str {
+        self.text.split_once("\n\n").map_or("", |(_, help)| help)
+    }
+
     /// The last word of its name: `ls` for `store ls`.
     pub fn word(&self) -> &'static str {
         self.name.rsplit(' ').next().unwrap_or(self.name)
@@ -49,72 +56,22 @@ impl Command {
 }
 
 pub const COMMANDS: &[Command] = &[
-    Command {
-        cmd: Cmd::Fetch,
-        name: "fetch",
-        summary: "Download a model or dataset and print the Nix expression that pins it",
-        help: include_str!("help/fetch.txt"),
-        url: true,
-        hidden: false,
-    },
-    Command {
-        cmd: Cmd::Ls,
-        name: "ls",
-        summary: "List the files of a model or dataset and which ones the filters take",
-        help: include_str!("help/ls.txt"),
-        url: true,
-        hidden: false,
-    },
-    Command {
-        cmd: Cmd::Refs,
-        name: "refs",
-        summary: "List the branches, tags, conversions and pull requests of a repository, with their commits",
-        help: include_str!("help/refs.txt"),
-        url: true,
-        hidden: false,
-    },
-    Command {
-        cmd: Cmd::Export,
-        name: "export",
-        summary: "Fetch a model or dataset and keep a copy in the persist directory",
-        help: include_str!("help/export.txt"),
-        url: true,
-        hidden: false,
-    },
-    Command {
-        cmd: Cmd::Import,
-        name: "import",
-        summary: "Put exported models and datasets back into the Nix store, without downloading",
-        help: include_str!("help/import.txt"),
-        url: true,
-        hidden: false,
-    },
-    Command {
-        cmd: Cmd::Store,
-        name: "store",
-        summary: "What the persist directory holds, and where it is",
-        help: include_str!("help/store.txt"),
-        url: false,
-        hidden: false,
-    },
-    Command {
-        cmd: Cmd::StoreLs,
-        name: "store ls",
-        summary: "List the exported outputs and whether each is still in the Nix store",
-        help: include_str!("help/store-ls.txt"),
-        url: false,
-        hidden: false,
-    },
+    Command { cmd: Cmd::Fetch, name: "fetch", text: include_str!("help/fetch.txt"), url: true, hidden: false },
+    Command { cmd: Cmd::Ls, name: "ls", text: include_str!("help/ls.txt"), url: true, hidden: false },
+    Command { cmd: Cmd::Refs, name: "refs", text: include_str!("help/refs.txt"), url: true, hidden: false },
+    Command { cmd: Cmd::Export, name: "export", text: include_str!("help/export.txt"), url: true, hidden: false },
+    Command { cmd: Cmd::Import, name: "import", text: include_str!("help/import.txt"), url: true, hidden: false },
+    Command { cmd: Cmd::Store, name: "store", text: include_str!("help/store.txt"), url: false, hidden: false },
+    Command { cmd: Cmd::StoreLs, name: "store ls", text: include_str!("help/store-ls.txt"), url: false, hidden: false },
     Command {
         cmd: Cmd::StorePath,
         name: "store path",
-        summary: "Print the persist directory",
-        help: include_str!("help/store-path.txt"),
+        text: include_str!("help/store-path.txt"),
         url: false,
         hidden: false,
     },
-    Command { cmd: Cmd::BuilderFetch, name: "__fetch", summary: "", help: "", url: false, hidden: true },
-    Command { cmd: Cmd::BuilderCache, name: "__cache", summary: "", help: "", url: false, hidden: true },
+    Command { cmd: Cmd::BuilderFetch, name: "__fetch", text: "", url: false, hidden: true },
+    Command { cmd: Cmd::BuilderCache, name: "__cache", text: "", url: false, hidden: true },
 ];
 
 /// The workers of `--jobs` when it is not given, and its bounds.

@@ -13,8 +13,8 @@ pub fn version() -> String {
 pub fn help(cmd: Option<Cmd>) -> String {
     match visible_commands().find(|c| Some(c.cmd) == cmd) {
         Some(c) => {
-            let commands: Vec<(String, &str)> = c.subcommands().map(|s| (s.word().to_owned(), s.summary)).collect();
-            c.help
+            let commands: Vec<(String, &str)> = c.subcommands().map(|s| (s.word().to_owned(), s.summary())).collect();
+            c.help()
                 .replace("%target%", include_str!("help/target.txt").trim_end())
                 .replace("%persist%", include_str!("help/persist.txt").trim_end())
                 .replace("%download%", include_str!("help/download.txt").trim_end())
@@ -22,7 +22,8 @@ pub fn help(cmd: Option<Cmd>) -> String {
                 .replace("%options%", &options_table(Some(c.cmd)))
         }
         None => {
-            let commands: Vec<(String, &str)> = top_level_commands().map(|c| (c.name.to_owned(), c.summary)).collect();
+            let commands: Vec<(String, &str)> =
+                top_level_commands().map(|c| (c.name.to_owned(), c.summary())).collect();
             include_str!("help/main.txt")
                 .replace("%commands%", &table(&commands))
                 .replace("%options%", &options_table(None))

@@ -1,447 +1,132 @@
 /*!
-The two tables the whole command line is made of: `COMMANDS` and `FLAGS`. Parsing looks names up here,
-and the help texts and shell completions are rendered from here, so a flag cannot be accepted without
-being documented (or documented without being accepted). A flag's `apply` only validates and records
-its value in `Args` (a glob becomes its regex here); checks across flags happen once parsing is done.
+The table the whole command line is made of: `COMMANDS` and `FLAGS`, plain data. The parser looks every
+name up here, and the help texts and shell completions are rendered from here, so a flag cannot be
+accepted without being documented (or documented without being accepted).
 */
 
-use crate::error::{Result, usage};
-use crate::filter::glob_to_regex;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cmd {
-    Fetch,
-    Ls,
-    Refs,
-    Export,
-    Import,
-    Store,
-    StoreLs,
-    StorePath,
-    BuilderFetch,
-    BuilderCache,
-}
+type Text = &'static str;
 
 pub struct Command {
-    pub cmd: Cmd,
     /// The words that name it: `fetch`, or `store ls` for a command of the `store` group.
-    pub name: &'static str,
-    /// Its summary on one line (for the lists of commands and the completions), a blank line, then the
-    /// text of `nix-hug NAME --help`, with slots (`%options%`…) for `help` to fill in.
-    text: &'static str,
+    pub name: Text,
     /// Whether it takes a URL.
     pub url: bool,
-    /// Builder entry points: accepted, never shown.
-    pub hidden: bool,
+    /// Its summary on one line (for the lists of commands and the completions), a blank line, then the
+    /// text of `nix-hug NAME --help`, with slots (`%options%`…) for `help` to fill in. Empty for the
+    /// builder commands run by `lib/`: accepted, never shown.
+    text: Text,
 }
 
 impl Command {
-    pub fn summary(&self) -> &'static str {
+    pub fn summary(&self) -> Text {
         self.text.lines().next().unwrap_or_default()
     }
 
-    pub fn help(&self) -> &'static str {
+    pub fn help(&self) -> Text {
         self.text.split_once("\n\n").map_or("", |(_, help)| help)
     }
 
-    /// The last word of its name: `ls` for `store ls`.
-    pub fn word(&self) -> &'static str {
-        self.name.rsplit(' ').next().unwrap_or(self.name)
+    pub fn hidden(&self) -> bool {
+        self.text.is_empty()
     }
 
-    /// The commands of this group (`store ls`, `store path` for `store`); none for a plain command.
-    pub fn subcommands(&self) -> impl Iterator<Item = &'static Command> {
-        visible_commands().filter(|c| c.name.strip_prefix(self.name).is_some_and(|rest| rest.starts_with(' ')))
+    /// Whether it is a group of commands (`store`), to be followed by one of them.
+    pub fn is_group(&self) -> bool {
+        commands_after(Some(self)).next().is_some()
+    }
+
+    /// The last word of its name: `ls` for `store ls`.
+    pub fn word(&self) -> Text {
+        self.name.rsplit(' ').next().unwrap_or(self.name)
     }
 }
 
 pub const COMMANDS: &[Command] = &[
-    Command { cmd: Cmd::Fetch, name: "fetch", text: include_str!("help/fetch.txt"), url: true, hidden: false },
-    Command { cmd: Cmd::Ls, name: "ls", text: include_str!("help/ls.txt"), url: true, hidden: false },
-    Command { cmd: Cmd::Refs, name: "refs", text: include_str!("help/refs.txt"), url: true, hidden: false },
-    Command { cmd: Cmd::Export, name: "export", text: include_str!("help/export.txt"), url: true, hidden: false },
-    Command { cmd: Cmd::Import, name: "import", text: include_str!("help/import.txt"), url: true, hidden: false },
-    Command { cmd: Cmd::Store, name: "store", text: include_str!("help/store.txt"), url: false, hidden: false },
-    Command { cmd: Cmd::StoreLs, name: "store ls", text: include_str!("help/store-ls.txt"), url: false, hidden: false },
-    Command {
-        cmd: Cmd::StorePath,
-        name: "store path",
-        text: include_str!("help/store-path.txt"),
-        url: false,
-        hidden: false,
-    },
-    Command { cmd: Cmd::BuilderFetch, name: "__fetch", text: "", url: false, hidden: true },
-    Command { cmd: Cmd::BuilderCache, name: "__cache", text: "", url: false, hidden: true },
+    Command { name: "fetch", url: true, text: include_str!("help/fetch.txt") },
+    Command { name: "ls", url: true, text: include_str!("help/ls.txt") },
+    Command { name: "refs", url: true, text: include_str!("help/refs.txt") },
+    Command { name: "export", url: true, text: include_str!("help/export.txt") },
+    Command { name: "import", url: true, text: include_str!("help/import.txt") },
+    Command { name: "store", url: false, text: include_str!("help/store.txt") },
+    Command { name: "store ls", url: false, text: include_str!("help/store-ls.txt") },
+    Command { name: "store path", url: false, text: include_str!("help/store-path.txt") },
+    Command { name: "__fetch", url: false, text: "" },
+    Command { name: "__cache", url: false, text: "" },
 ];
 
-/// The workers of `--jobs` when it is not given, and its bounds.
-pub const DEFAULT_JOBS: usize = 8;
-const MAX_JOBS: usize = 64;
-
-/// Flag values as given, before the checks across flags.
-#[derive(Debug, Default)]
-pub struct Args {
-    pub debug: bool,
-    pub help: bool,
-    pub version: bool,
-    pub generate: Option<Shell>,
-    pub rev: Option<String>,
-    /// Globs, as typed.
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-    pub files: Vec<String>,
-    pub json: bool,
-    pub hash: bool,
-    pub dry_run: bool,
-    pub out_link: Option<String>,
-    pub quiet: bool,
-    pub jobs: Option<usize>,
-    pub all: bool,
-}
-
 pub struct Flag {
-    pub long: &'static str,
+    pub long: Text,
     pub short: Option<char>,
     /// The name of its value in help (`GLOB`); `None` for a switch.
-    pub value: Option<&'static str>,
-    /// The commands that accept it; empty for a global flag, accepted anywhere.
-    pub commands: &'static [Cmd],
-    /// One line for the help table and the completions.
-    pub help: &'static str,
-    /// Accepted, never shown in help or completions.
-    pub hidden: bool,
-    /// Records the flag (with its value when it takes one). Errors get the flag name added by the parser.
-    pub apply: fn(&mut Args, Option<String>) -> Result<()>,
+    pub value: Option<Text>,
+    /// The names of the commands that accept it, as `fetch|ls`; empty for a global flag.
+    pub commands: Text,
+    /// One line for the help table and the completions; empty for a hidden flag.
+    pub help: Text,
+}
+
+impl Flag {
+    /// Whether `command` accepts it (the global flags only, with `None`).
+    pub fn accepted_by(&self, command: Option<&Command>) -> bool {
+        self.commands.is_empty() || command.is_some_and(|c| self.commands.split('|').any(|n| n == c.name))
+    }
+}
+
+const fn flag(long: Text, short: Option<char>, value: Option<Text>, commands: Text, help: Text) -> Flag {
+    Flag { long, short, value, commands, help }
 }
 
 /// The commands that choose a repository at a ref and files in it.
-const TARGET: &[Cmd] = &[Cmd::Fetch, Cmd::Ls, Cmd::Export];
+const TARGET: Text = "fetch|ls|export";
 
 /// In the order of the help texts: the commands' own flags, then the global ones. A name may appear
 /// twice for different commands (`--ref` means something else to `import`).
 pub const FLAGS: &[Flag] = &[
-    Flag {
-        long: "ref",
-        short: None,
-        value: Some("REF"),
-        commands: TARGET,
-        help: "Branch, tag, commit or refs/pr/N (default: the URL's ref, else main)",
-        hidden: false,
-        apply: set_ref,
-    },
-    Flag {
-        long: "ref",
-        short: None,
-        value: Some("REF"),
-        commands: &[Cmd::Import],
-        help: "Only the commits starting with REF (default: the URL's ref, else all)",
-        hidden: false,
-        apply: set_ref,
-    },
-    Flag {
-        long: "all",
-        short: None,
-        value: None,
-        commands: &[Cmd::Import],
-        help: "Import every exported output instead of those of one URL",
-        hidden: false,
-        apply: |a, _| {
-            a.all = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "yes",
-        short: Some('y'),
-        value: None,
-        commands: &[Cmd::Import],
-        help: "Accepted for compatibility: there is nothing to confirm",
-        hidden: false,
-        apply: |_, _| Ok(()),
-    },
-    Flag {
-        long: "no-check-sigs",
-        short: None,
-        value: None,
-        commands: &[Cmd::Import],
-        help: "Accepted for compatibility: Nix checks these outputs by hash, not signature",
-        hidden: false,
-        apply: |_, _| Ok(()),
-    },
-    Flag {
-        long: "include",
-        short: None,
-        value: Some("GLOB"),
-        commands: TARGET,
-        help: "Take only the large (LFS) files matching GLOB; repeatable",
-        hidden: false,
-        apply: |a, v| {
-            a.include.push(glob(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        long: "exclude",
-        short: None,
-        value: Some("GLOB"),
-        commands: TARGET,
-        help: "Leave out the large (LFS) files matching GLOB; repeatable",
-        hidden: false,
-        apply: |a, v| {
-            a.exclude.push(glob(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        long: "file",
-        short: None,
-        value: Some("PATH"),
-        commands: TARGET,
-        help: "Take exactly this file and no other; repeatable",
-        hidden: false,
-        apply: |a, v| {
-            let v = v.unwrap_or_default();
-            if v.is_empty() {
-                return Err(usage("empty path"));
-            }
-            a.files.push(v);
-            Ok(())
-        },
-    },
-    Flag {
-        long: "jobs",
-        short: None,
-        value: Some("N"),
-        commands: &[Cmd::Fetch, Cmd::Export],
-        help: "Download with N parallel requests, 1 to 64 (default: 8)",
-        hidden: false,
-        apply: |a, v| {
-            let v = v.unwrap_or_default();
-            match v.parse::<usize>() {
-                Ok(n) if (1..=MAX_JOBS).contains(&n) => {
-                    a.jobs = Some(n);
-                    Ok(())
-                }
-                _ => Err(usage(format!("expected a number from 1 to {MAX_JOBS}, got {v:?}"))),
-            }
-        },
-    },
-    Flag {
-        long: "hash",
-        short: None,
-        value: None,
-        commands: &[Cmd::Fetch, Cmd::Export],
-        help: "Print only the fileTreeHash (sha256-...) instead of the expression",
-        hidden: false,
-        apply: |a, _| {
-            a.hash = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "out-link",
-        short: Some('o'),
-        value: Some("PATH"),
-        commands: &[Cmd::Fetch, Cmd::Export],
-        help: "Make PATH a link that keeps the output from garbage collection (nix-build -o)",
-        hidden: false,
-        apply: |a, v| {
-            match v.filter(|v| !v.is_empty()) {
-                Some(v) if a.out_link.is_none() => a.out_link = Some(v),
-                Some(_) => return Err(usage("given twice: one link per run")),
-                None => return Err(usage("empty path")),
-            }
-            Ok(())
-        },
-    },
-    Flag {
-        long: "dry-run",
-        short: None,
-        value: None,
-        commands: &[Cmd::Fetch],
-        help: "Say what would be downloaded and how much, and write nothing",
-        hidden: false,
-        apply: |a, _| {
-            a.dry_run = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "json",
-        short: None,
-        value: None,
-        commands: &[Cmd::Fetch, Cmd::Ls, Cmd::Refs, Cmd::Export, Cmd::StoreLs],
-        help: "Print JSON instead of the text for humans",
-        hidden: false,
-        apply: |a, _| {
-            a.json = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "quiet",
-        short: Some('q'),
-        value: None,
-        commands: &[],
-        help: "Print only results, warnings and errors: no progress, no other messages",
-        hidden: false,
-        apply: |a, _| {
-            a.quiet = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "debug",
-        short: None,
-        value: None,
-        commands: &[],
-        help: "Show HTTP requests, commands run, hash steps and error details on stderr",
-        hidden: false,
-        apply: |a, _| {
-            a.debug = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "help",
-        short: Some('h'),
-        value: None,
-        commands: &[],
-        help: "Print help",
-        hidden: false,
-        apply: |a, _| {
-            a.help = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "version",
-        short: Some('V'),
-        value: None,
-        commands: &[],
-        help: "Print the version",
-        hidden: false,
-        apply: |a, _| {
-            a.version = true;
-            Ok(())
-        },
-    },
-    Flag {
-        long: "generate",
-        short: None,
-        value: Some("KIND"),
-        commands: &[],
-        help: "Print a shell completion script: complete-bash, complete-zsh or complete-fish",
-        hidden: true,
-        apply: |a, v| {
-            a.generate = Some(Shell::parse(&v.unwrap_or_default())?);
-            Ok(())
-        },
-    },
+    flag("ref", None, Some("REF"), TARGET, "Branch, tag, commit or refs/pr/N (default: the URL's ref, else main)"),
+    flag("ref", None, Some("REF"), "import", "Only the commits starting with REF (default: the URL's ref, else all)"),
+    flag("all", None, None, "import", "Import every exported output instead of those of one URL"),
+    flag("yes", Some('y'), None, "import", "Accepted for compatibility: there is nothing to confirm"),
+    flag(
+        "no-check-sigs",
+        None,
+        None,
+        "import",
+        "Accepted for compatibility: Nix checks these outputs by hash, not signature",
+    ),
+    flag("include", None, Some("GLOB"), TARGET, "Take only the large (LFS) files matching GLOB; repeatable"),
+    flag("exclude", None, Some("GLOB"), TARGET, "Leave out the large (LFS) files matching GLOB; repeatable"),
+    flag("file", None, Some("PATH"), TARGET, "Take exactly this file and no other; repeatable"),
+    flag("jobs", None, Some("N"), "fetch|export", "Download with N parallel requests, 1 to 64 (default: 8)"),
+    flag("hash", None, None, "fetch|export", "Print only the fileTreeHash (sha256-...) instead of the expression"),
+    flag(
+        "out-link",
+        Some('o'),
+        Some("PATH"),
+        "fetch|export",
+        "Make PATH a link that keeps the output from garbage collection (nix-build -o)",
+    ),
+    flag("dry-run", None, None, "fetch", "Say what would be downloaded and how much, and write nothing"),
+    flag("json", None, None, "fetch|ls|refs|export|store ls", "Print JSON instead of the text for humans"),
+    flag("quiet", Some('q'), None, "", "Print only results, warnings and errors: no progress, no other messages"),
+    flag("debug", None, None, "", "Show HTTP requests, commands run, hash steps and error details on stderr"),
+    flag("help", Some('h'), None, "", "Print help"),
+    flag("version", Some('V'), None, "", "Print the version"),
+    // Prints a completion script: complete-bash, complete-zsh or complete-fish.
+    flag("generate", None, Some("KIND"), "", ""),
 ];
-
-/// A glob as typed, once it is known to be a valid one (it becomes a regex when parsing is done).
-fn glob(v: Option<String>) -> Result<String> {
-    let v = v.unwrap_or_default();
-    if v.is_empty() {
-        return Err(usage("an empty pattern matches no file"));
-    }
-    glob_to_regex(&v)?;
-    Ok(v)
-}
-
-fn set_ref(a: &mut Args, v: Option<String>) -> Result<()> {
-    let v = v.unwrap_or_default();
-    if v.is_empty() {
-        return Err(usage("empty ref"));
-    }
-    if let Some(first) = &a.rev {
-        return Err(usage(format!("given twice ({first:?} and {v:?}): one ref per run")));
-    }
-    a.rev = Some(v);
-    Ok(())
-}
-
-/// The shells `--generate` writes completions for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
-
-impl Shell {
-    /// Reads the value of `--generate`.
-    pub fn parse(kind: &str) -> Result<Shell> {
-        match kind {
-            "complete-bash" => Ok(Shell::Bash),
-            "complete-zsh" => Ok(Shell::Zsh),
-            "complete-fish" => Ok(Shell::Fish),
-            _ => Err(usage(format!("unknown KIND {kind:?}: expected complete-bash, complete-zsh or complete-fish"))),
-        }
-    }
-}
 
 /// The visible commands, in table order.
 pub fn visible_commands() -> impl Iterator<Item = &'static Command> {
-    COMMANDS.iter().filter(|c| !c.hidden)
+    COMMANDS.iter().filter(|c| !c.hidden())
 }
 
-/// The visible commands that stand first on the command line: `store`, not `store ls`.
-pub fn top_level_commands() -> impl Iterator<Item = &'static Command> {
-    visible_commands().filter(|c| !c.name.contains(' '))
+/// The visible commands that follow `group` (`store ls` after `store`), or that stand first with `None`.
+pub fn commands_after(group: Option<&Command>) -> impl Iterator<Item = &'static Command> {
+    let prefix = group.map_or(String::new(), |g| format!("{} ", g.name));
+    visible_commands().filter(move |c| c.name.strip_prefix(&prefix).is_some_and(|word| !word.contains(' ')))
 }
 
-/// The visible flags `cmd` accepts (the global ones with `None`), its own first.
-pub fn visible_flags(cmd: Option<Cmd>) -> impl Iterator<Item = &'static Flag> {
-    FLAGS.iter().filter(move |f| !f.hidden && (f.commands.is_empty() || cmd.is_some_and(|c| f.commands.contains(&c))))
-}
-
-/// The flag `cmd` accepts that `is` picks out by name, else another of that name, for the error message.
-pub fn find_flag(cmd: Option<Cmd>, is: impl Fn(&Flag) -> bool) -> Option<&'static Flag> {
-    let accepts = |f: &Flag| f.commands.is_empty() || cmd.is_some_and(|c| f.commands.contains(&c));
-    FLAGS.iter().filter(|f| is(f)).min_by_key(|f| !accepts(f))
-}
-
-/// Every visible flag, whichever commands accept it.
-pub fn all_visible_flags() -> impl Iterator<Item = &'static Flag> {
-    FLAGS.iter().filter(|f| !f.hidden)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique() {
-        let shared = |a: &Flag, b: &Flag| {
-            a.commands.is_empty() || b.commands.is_empty() || a.commands.iter().any(|c| b.commands.contains(c))
-        };
-        for (i, a) in FLAGS.iter().enumerate() {
-            for b in FLAGS[i + 1..].iter().filter(|b| shared(a, b)) {
-                assert_ne!(a.long, b.long);
-                assert!(a.short.is_none() || a.short != b.short, "{} and {}", a.long, b.long);
-            }
-        }
-        for (i, a) in COMMANDS.iter().enumerate() {
-            assert!(COMMANDS[i + 1..].iter().all(|b| a.name != b.name && a.cmd != b.cmd), "{}", a.name);
-        }
-    }
-
-    #[test]
-    fn each_command_finds_its_own_ref() {
-        let import = find_flag(Some(Cmd::Import), |f| f.long == "ref").unwrap();
-        assert!(import.commands == [Cmd::Import]);
-        let fetch = find_flag(Some(Cmd::Fetch), |f| f.long == "ref").unwrap();
-        assert!(fetch.commands.contains(&Cmd::Fetch));
-        assert!(find_flag(Some(Cmd::StoreLs), |f| f.long == "ref").is_some(), "found, to be refused by name");
-        assert!(find_flag(None, |f| f.long == "bogus").is_none());
-    }
-
-    #[test]
-    fn jobs_default_is_the_engine_default() {
-        assert_eq!(DEFAULT_JOBS, crate::download::Options::default().jobs);
-        let jobs = FLAGS.iter().find(|f| f.long == "jobs").unwrap();
-        assert!(jobs.help.contains(&format!("1 to {MAX_JOBS} (default: {DEFAULT_JOBS})")), "{}", jobs.help);
-    }
+/// The visible flags `command` accepts (the global ones with `None`), its own first.
+pub fn visible_flags(command: Option<&Command>) -> impl Iterator<Item = &'static Flag> {
+    FLAGS.iter().filter(move |f| !f.help.is_empty() && f.accepted_by(command))
 }

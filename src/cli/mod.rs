@@ -1,20 +1,21 @@
 /*!
-The command line: argv in, a validated `Cli` out. `flags` holds the two tables the command line is made
-of (`COMMANDS`, `FLAGS`); this module walks argv with lexopt, looks every name up in them, then checks
-across flags. `help` and `complete` render the same tables as help texts and shell completions. Never
-I/O beyond argv: help, version and completions come back as text for `cmd` to print.
+The command line: argv in, a validated `Cli` out. `flags` holds the table the command line is made of;
+this module walks argv with lexopt, looks every name up there, then checks across flags. `help` and
+`complete` render the same table as help texts and shell completions. Never I/O beyond argv: help,
+version and completions come back as text for `cmd` to print.
 */
 
 mod complete;
 mod flags;
 mod help;
 
-use crate::error::{Error, Result, usage};
+use crate::error::{Result, usage};
 use crate::filter::{Filters, glob_to_regex};
 use crate::prefetch::Target;
 use crate::repo::{RepoPath, RepoUrl, parse_url};
-use flags::{Args, COMMANDS, Cmd, Command, DEFAULT_JOBS, FLAGS, Flag, find_flag, top_level_commands, visible_commands};
-use help::{help, version};
+use flags::{COMMANDS, Command, FLAGS, Flag, commands_after, visible_commands};
+use help::help;
+use lexopt::Arg;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -52,7 +53,6 @@ pub enum Action {
 pub struct FetchArgs {
     pub target: Target,
     pub output: Output,
-    /// Parallel requests.
     pub jobs: usize,
     /// `--dry-run`: plan, say what it would take, write nothing.
     pub dry_run: bool,
@@ -86,203 +86,211 @@ pub enum ImportArgs {
     },
 }
 
+/// The workers of `--jobs` when it is not given, and its bound.
+const DEFAULT_JOBS: usize = 8;
+const MAX_JOBS: usize = 64;
+
+/// The flags given, in the order given, each with its value (empty for a switch).
+#[derive(Default)]
+struct Given(Vec<(&'static str, String)>);
+
+impl Given {
+    fn all(&self, long: &str) -> impl Iterator<Item = &str> {
+        debug_assert!(FLAGS.iter().any(|f| f.long == long), "--{long} is not in FLAGS");
+        self.0.iter().filter(move |(l, _)| *l == long).map(|(_, v)| v.as_str())
+    }
+
+    fn one(&self, long: &str) -> Option<&str> {
+        self.all(long).next()
+    }
+
+    fn has(&self, long: &str) -> bool {
+        self.one(long).is_some()
+    }
+}
+
 /// Parses argv (without the program name).
 pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
-    use lexopt::Arg;
     let mut parser = lexopt::Parser::from_args(argv);
-    let mut args = Args::default();
-    let mut command: Option<&Command> = None;
-    let mut positional: Vec<String> = Vec::new();
-
-    while let Some(arg) = parser.next().map_err(lexopt_error)? {
-        let (flag, shown) = match arg {
+    let (mut given, mut command, mut positional) = (Given::default(), None::<&Command>, Vec::new());
+    while let Some(arg) = parser.next().map_err(|e| match e {
+        lexopt::Error::UnexpectedValue { option, .. } => usage(format!("{option} takes no value")),
+        other => usage(other.to_string()),
+    })? {
+        let shown = match arg {
+            Arg::Long(name) => format!("--{name}"),
+            Arg::Short(c) => format!("-{c}"),
             Arg::Value(value) => {
                 let value = value.into_string().map_err(|v| usage(format!("argument {v:?} is not valid UTF-8")))?;
                 match command {
-                    Some(c) if c.hidden => return Err(usage(format!("{} takes no arguments", c.name))),
-                    Some(c) if c.subcommands().next().is_some() => command = Some(find_command(Some(c), &value)?),
-                    Some(_) => positional.push(value),
-                    None => command = Some(find_command(None, &value)?),
+                    Some(c) if c.hidden() => return Err(usage(format!("{} takes no arguments", c.name))),
+                    Some(c) if !c.is_group() => positional.push(value),
+                    group => command = Some(find_command(group, &value)?),
                 }
                 continue;
             }
-            Arg::Long(name) => (find_flag(command.map(|c| c.cmd), |f| f.long == name), format!("--{name}")),
-            Arg::Short(c) => (find_flag(command.map(|c| c.cmd), |f| f.short == Some(c)), format!("-{c}")),
         };
-        let flag = accepted(flag, &shown, command)?;
+        let flag = find_flag(command, &shown)?;
+        let long = flag.long;
         let value = match flag.value {
-            Some(name) => Some(
-                parser
-                    .value()
-                    .map_err(|_| usage(format!("--{} needs a value: --{} {name}", flag.long, flag.long)))?
-                    .into_string()
-                    .map_err(|v| usage(format!("--{}: {v:?} is not valid UTF-8", flag.long)))?,
-            ),
-            None => None,
+            Some(name) => (parser.value().map_err(|_| usage(format!("--{long} needs a value: --{long} {name}")))?)
+                .into_string()
+                .map_err(|v| usage(format!("--{long}: {v:?} is not valid UTF-8")))?,
+            None => String::new(),
         };
-        (flag.apply)(&mut args, value).map_err(|e| e.context(format!("--{}", flag.long)))?;
         // Help, version and completions win over whatever follows, so `nix-hug fetch --help` needs no URL.
-        let print = match (args.help, args.version, args.generate) {
-            (true, _, _) => help(command.map(|c| c.cmd)),
-            (_, true, _) => version(),
-            (_, _, Some(shell)) => complete::script(shell),
-            _ => continue,
+        let print = match long {
+            "help" => help(command),
+            "version" => format!("nix-hug {}\n", env!("CARGO_PKG_VERSION")),
+            "generate" => complete::script(&value).map_err(|e| e.context("--generate"))?,
+            _ => {
+                check(&given, long, &value).map_err(|e| e.context(format!("--{long}")))?;
+                given.0.push((long, value));
+                continue;
+            }
         };
-        return Ok(Cli { debug: args.debug, quiet: args.quiet, action: Action::Print(print) });
+        return Ok(Cli { debug: given.has("debug"), quiet: given.has("quiet"), action: Action::Print(print) });
     }
 
     let Some(command) = command else {
-        let names: Vec<&str> = top_level_commands().map(|c| c.name).collect();
+        let names: Vec<&str> = commands_after(None).map(|c| c.name).collect();
         return Err(usage(format!("missing COMMAND ({}); see `nix-hug --help`", names.join(", "))));
     };
-    let (debug, quiet) = (args.debug, args.quiet);
+    let (debug, quiet, json) = (given.has("debug"), given.has("quiet"), given.has("json"));
     if debug && quiet {
         return Err(usage("--quiet and --debug ask for opposite things; give one"));
     }
-    let action = match command.cmd {
-        Cmd::Fetch => Action::Fetch(fetch_args(command, args, positional)?),
-        Cmd::Export => Action::Export(fetch_args(command, args, positional)?),
-        Cmd::Ls => {
-            let json = args.json;
-            Action::Ls(LsArgs { target: target(command, args, positional)?, json })
+    let action = match command.name {
+        "fetch" => Action::Fetch(fetch_args(command, &given, positional)?),
+        "export" => Action::Export(fetch_args(command, &given, positional)?),
+        "ls" => Action::Ls(LsArgs { target: target(command, &given, positional)?, json }),
+        "refs" => Action::Refs { url: one_url(command, positional)?, json },
+        "import" => Action::Import(import_args(&given, positional)?),
+        name @ ("store ls" | "store path") if let Some(extra) = positional.first() => {
+            return Err(usage(format!("{name}: unexpected argument {extra:?}")));
         }
-        Cmd::Refs => Action::Refs { url: one_url(command, positional)?, json: args.json },
-        Cmd::Import => Action::Import(import_args(args, positional)?),
-        Cmd::Store => return Err(missing_subcommand(command)),
-        Cmd::StoreLs => {
-            no_arguments(command, &positional)?;
-            Action::StoreLs { json: args.json }
-        }
-        Cmd::StorePath => {
-            no_arguments(command, &positional)?;
-            Action::StorePath
-        }
-        Cmd::BuilderFetch => Action::BuilderFetch,
-        Cmd::BuilderCache => Action::BuilderCache,
+        "store ls" => Action::StoreLs { json },
+        "store path" => Action::StorePath,
+        "__fetch" => Action::BuilderFetch,
+        "__cache" => Action::BuilderCache,
+        // A group alone (`nix-hug store`) names nothing to do, as `nix-hug` alone does not.
+        group => return Err(usage(format!("{}; see `nix-hug {group} --help`", followed_by(command)))),
     };
     Ok(Cli { debug, quiet, action })
+}
+
+/// "`nix-hug store` is followed by ls or path".
+fn followed_by(group: &Command) -> String {
+    let words: Vec<&str> = commands_after(Some(group)).map(Command::word).collect();
+    format!("`nix-hug {}` is followed by {}", group.name, words.join(" or "))
 }
 
 /// The command `word` names, on its own or after a group (`ls` after `store`).
 fn find_command(group: Option<&Command>, word: &str) -> Result<&'static Command> {
     let name = group.map_or_else(|| word.to_owned(), |g| format!("{} {word}", g.name));
-    COMMANDS.iter().find(|c| c.name == name).ok_or_else(|| match group {
-        Some(g) => {
-            let words: Vec<&str> = g.subcommands().map(Command::word).collect();
-            let nearest = nearest(word, &words).map_or(String::new(), |w| format!("; did you mean `{w}`?"));
-            usage(format!(
-                "unknown command {name:?}: `nix-hug {}` is followed by {}{nearest}",
-                g.name,
-                words.join(" or ")
-            ))
+    if let Some(c) = COMMANDS.iter().find(|c| c.name == name) {
+        return Ok(c);
+    }
+    // A likely typo: at most two edits away (a swap of neighbours counting as one, `fecth`), and
+    // nearer than any other command.
+    let words: Vec<&str> = commands_after(group).map(Command::word).collect();
+    let distance = |w: &str| strsim::osa_distance(word, w);
+    let nearest = words.iter().copied().min_by_key(|w| distance(w)).filter(|n| distance(n) <= 2);
+    let guess = nearest.filter(|n| words.iter().filter(|w| distance(w) == distance(n)).count() == 1);
+    Err(usage(match (group, guess) {
+        (Some(g), guess) => {
+            let guess = guess.map_or(String::new(), |w| format!("; did you mean `{w}`?"));
+            format!("unknown command {name:?}: {}{guess}", followed_by(g))
         }
-        None => {
-            let names: Vec<&str> = top_level_commands().map(|c| c.name).collect();
-            match nearest(word, &names) {
-                Some(name) => usage(format!("unknown command {word:?}; did you mean `nix-hug {name}`?")),
-                None => usage(format!(
-                    "unknown command {word:?}; see `nix-hug --help` (a URL goes after a command: nix-hug fetch URL)"
-                )),
-            }
+        (None, Some(guess)) => format!("unknown command {word:?}; did you mean `nix-hug {guess}`?"),
+        (None, None) => {
+            format!("unknown command {word:?}; see `nix-hug --help` (a URL goes after a command: nix-hug fetch URL)")
         }
-    })
+    }))
 }
 
-/// `nix-hug store` alone names a group, not something to do.
-fn missing_subcommand(group: &Command) -> Error {
-    let words: Vec<&str> = group.subcommands().map(Command::word).collect();
-    usage(format!(
-        "`nix-hug {}` is followed by {}; see `nix-hug {} --help`",
-        group.name,
-        words.join(" or "),
-        group.name
-    ))
-}
-
-/// The one of `names` that `word` is a likely typo of: at most two edits away (a swap of neighbours
-/// counting as one, `fecth`), and nearer than any other.
-fn nearest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
-    let mut by_distance: Vec<(usize, &str)> = names.iter().map(|n| (strsim::osa_distance(word, n), *n)).collect();
-    by_distance.sort();
-    match by_distance[..] {
-        [(d, name), (next, _), ..] if d <= 2 && d < next => Some(name),
-        [(d, name)] if d <= 2 => Some(name),
-        _ => None,
+/// The flag spelled `shown` (`--ref`, `-o`), if the command in effect accepts it; else an error that
+/// says where it belongs.
+fn find_flag(command: Option<&Command>, shown: &str) -> Result<&'static Flag> {
+    let named = |f: &&Flag| shown == format!("--{}", f.long) || f.short.is_some_and(|c| shown == format!("-{c}"));
+    // Of two flags of one name (`--ref`), the one this command accepts.
+    let flag = FLAGS.iter().filter(named).min_by_key(|f| !f.accepted_by(command));
+    let see = command.filter(|c| !c.hidden()).map_or("nix-hug --help".into(), |c| format!("nix-hug {} --help", c.name));
+    match (flag, command) {
+        (None, _) => Err(usage(format!("unknown flag {shown}; see `{see}`"))),
+        (Some(flag), _) if flag.accepted_by(command) => Ok(flag),
+        (Some(flag), None) => {
+            let accepts = |c: &&Command| FLAGS.iter().any(|f| f.long == flag.long && f.accepted_by(Some(c)));
+            let commands: Vec<&Command> = visible_commands().filter(accepts).collect();
+            let names: Vec<&str> = commands.iter().map(|c| c.name).collect();
+            let url = if commands.iter().all(|c| c.url) { " URL" } else { "" };
+            Err(usage(format!("{shown} goes after a command: nix-hug {}{url} {shown} ...", names.join("|"))))
+        }
+        (Some(_), Some(c)) => Err(usage(format!("{} does not accept {shown}; see `{see}`", c.name))),
     }
 }
 
-/// The flag, if the command in effect accepts it; else an error that says where it belongs.
-fn accepted(flag: Option<&'static Flag>, shown: &str, command: Option<&Command>) -> Result<&'static Flag> {
-    let see = match command {
-        Some(c) if !c.hidden => format!("nix-hug {} --help", c.name),
-        _ => "nix-hug --help".to_owned(),
-    };
-    let Some(flag) = flag else {
-        return Err(usage(format!("unknown flag {shown}; see `{see}`")));
-    };
-    if flag.commands.is_empty() || command.is_some_and(|c| flag.commands.contains(&c.cmd)) {
-        return Ok(flag);
+/// Checks the value of a flag on its own, as argv is read, so that the first bad one is the one reported.
+fn check(given: &Given, long: &str, value: &str) -> Result<()> {
+    match long {
+        "ref" if value.is_empty() => Err(usage("empty ref")),
+        "ref" if let Some(first) = given.one("ref") => {
+            Err(usage(format!("given twice ({first:?} and {value:?}): one ref per run")))
+        }
+        "include" | "exclude" if value.is_empty() => Err(usage("an empty pattern matches no file")),
+        "include" | "exclude" => glob_to_regex(value).map(drop),
+        "file" | "out-link" if value.is_empty() => Err(usage("empty path")),
+        "out-link" if given.has("out-link") => Err(usage("given twice: one link per run")),
+        "jobs" => jobs(value).map(drop),
+        _ => Ok(()),
     }
-    Err(match command {
-        None => usage(format!("{shown} goes after a command: {} {shown} ...", where_it_goes(flag))),
-        Some(c) => usage(format!("{} does not accept {shown}; see `{see}`", c.name)),
-    })
 }
 
-/// `nix-hug fetch|ls URL`: the commands that accept a flag of that name.
-fn where_it_goes(flag: &Flag) -> String {
-    let accepts = |c: &Command| FLAGS.iter().any(|f| f.long == flag.long && f.commands.contains(&c.cmd));
-    let commands: Vec<&Command> = visible_commands().filter(|c| accepts(c)).collect();
-    let names: Vec<&str> = commands.iter().map(|c| c.name).collect();
-    let url = if commands.iter().all(|c| c.url) { " URL" } else { "" };
-    format!("nix-hug {}{url}", names.join("|"))
+fn jobs(value: &str) -> Result<usize> {
+    let n = value.parse().ok().filter(|n| (1..=MAX_JOBS).contains(n));
+    n.ok_or_else(|| usage(format!("expected a number from 1 to {MAX_JOBS}, got {value:?}")))
 }
 
-fn fetch_args(command: &Command, args: Args, positional: Vec<String>) -> Result<FetchArgs> {
-    let output = match (args.json, args.hash) {
+fn fetch_args(command: &Command, given: &Given, positional: Vec<String>) -> Result<FetchArgs> {
+    let output = match (given.has("json"), given.has("hash")) {
         (true, true) => return Err(usage("--json and --hash each choose what is printed; give one")),
         (true, false) => Output::Json,
         (false, true) => Output::Hash,
         (false, false) => Output::Expression,
     };
-    if args.dry_run && (args.hash || args.out_link.is_some()) {
-        let flag = if args.hash { "--hash" } else { "--out-link" };
+    let (dry_run, out_link) = (given.has("dry-run"), given.one("out-link").map(PathBuf::from));
+    if dry_run && (output == Output::Hash || out_link.is_some()) {
+        let flag = if output == Output::Hash { "--hash" } else { "--out-link" };
         return Err(usage(format!("--dry-run writes nothing and finds no hash: it does not go with {flag}")));
     }
-    let (jobs, dry_run, out_link) = (args.jobs.unwrap_or(DEFAULT_JOBS), args.dry_run, args.out_link.clone());
-    let target = target(command, args, positional)?;
-    Ok(FetchArgs { target, output, jobs, dry_run, out_link: out_link.map(PathBuf::from) })
+    let jobs = given.one("jobs").map_or(Ok(DEFAULT_JOBS), jobs)?;
+    Ok(FetchArgs { target: target(command, given, positional)?, output, jobs, dry_run, out_link })
 }
 
-fn import_args(args: Args, positional: Vec<String>) -> Result<ImportArgs> {
-    let mut positional = positional.into_iter();
-    let url = positional.next();
-    if let Some(extra) = positional.next() {
-        return Err(usage(format!("import: unexpected argument {extra:?} (one URL at a time, or --all)")));
-    }
-    match (url, args.all) {
-        (Some(url), false) => {
-            let parsed = parse_url(&url)?;
-            if let Some(path) = parsed.path {
-                let (what, path) = match path {
-                    RepoPath::File(file) => ("file", file),
-                    RepoPath::Folder(dir) => ("folder", dir),
-                };
-                return Err(usage(format!(
-                    "import: the URL names a {what} ({path:?}), but import puts back whole exports; give the \
-                     repository's URL"
-                )));
-            }
-            one_ref(&parsed, args.rev.as_deref())?;
-            Ok(ImportArgs::Url { url, rev: args.rev })
-        }
-        (None, true) if args.rev.is_none() => Ok(ImportArgs::All),
-        (None, true) => Err(usage("import: --ref chooses among the exports of one URL; it does not go with --all")),
-        (Some(url), true) => {
-            Err(usage(format!("import: --all imports every export; it does not go with a URL ({url:?})")))
-        }
-        (None, false) => Err(usage("import: missing URL (or --all); see `nix-hug import --help`")),
-    }
+fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
+    let rev = given.one("ref").map(str::to_owned);
+    let why = match (&positional[..], given.has("all")) {
+        ([_, extra, ..], _) => format!("unexpected argument {extra:?} (one URL at a time, or --all)"),
+        ([url], false) => return one_repo(url, rev.as_deref()).map(|()| ImportArgs::Url { url: url.clone(), rev }),
+        ([url], true) => format!("--all imports every export; it does not go with a URL ({url:?})"),
+        ([], true) if rev.is_some() => "--ref chooses among the exports of one URL; it does not go with --all".into(),
+        ([], true) => return Ok(ImportArgs::All),
+        ([], false) => "missing URL (or --all); see `nix-hug import --help`".into(),
+    };
+    Err(usage(format!("import: {why}")))
+}
+
+/// The URL of `import`: a repository's, with no file or folder in it.
+fn one_repo(url: &str, rev: Option<&str>) -> Result<()> {
+    let url = parse_url(url)?;
+    let (what, path) = match &url.path {
+        Some(RepoPath::File(file)) => ("file", file),
+        Some(RepoPath::Folder(dir)) => ("folder", dir),
+        None => return one_ref(&url, rev),
+    };
+    Err(usage(format!(
+        "import: the URL names a {what} ({path:?}), but import puts back whole exports; give the repository's URL"
+    )))
 }
 
 /// `--ref` and a URL's ref (`/tree/REF`, `/blob/REF`…) that differ: which one was meant is not ours to guess.
@@ -295,32 +303,25 @@ fn one_ref(url: &RepoUrl, rev: Option<&str>) -> Result<()> {
     }
 }
 
-fn no_arguments(command: &Command, positional: &[String]) -> Result<()> {
-    match positional.first() {
-        Some(extra) => Err(usage(format!("{}: unexpected argument {extra:?}", command.name))),
-        None => Ok(()),
-    }
-}
-
 /// The URL of a command that takes one, and nothing else.
 fn one_url(command: &Command, positional: Vec<String>) -> Result<String> {
     let name = command.name;
-    let mut positional = positional.into_iter();
-    let url = positional.next().ok_or_else(|| usage(format!("{name}: missing URL; see `nix-hug {name} --help`")))?;
-    if let Some(extra) = positional.next() {
-        return Err(usage(format!("{name}: unexpected argument {extra:?} (one URL at a time)")));
+    match &positional[..] {
+        [] => Err(usage(format!("{name}: missing URL; see `nix-hug {name} --help`"))),
+        [url] => Ok(url.clone()),
+        [_, extra, ..] => Err(usage(format!("{name}: unexpected argument {extra:?} (one URL at a time)"))),
     }
-    Ok(url)
 }
 
 /// The one URL and the filters of `fetch`, `ls` and `export`, checked across flags.
-fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Target> {
+fn target(command: &Command, given: &Given, positional: Vec<String>) -> Result<Target> {
     let url = parse_url(&one_url(command, positional)?)?;
-    let mut includes = (args.include.iter())
+    let mut includes = (given.all("include"))
         .map(|glob| Ok((format!("--include {glob:?}"), glob_to_regex(glob)?)))
         .collect::<Result<Vec<_>>>()?;
-    let file_flags = !args.files.is_empty();
-    let mut files = args.files;
+    let exclude = given.all("exclude").map(glob_to_regex).collect::<Result<Vec<_>>>()?;
+    let mut files: Vec<String> = given.all("file").map(str::to_owned).collect();
+    let file_flags = !files.is_empty();
     match &url.path {
         Some(RepoPath::Folder(dir)) if !includes.is_empty() || file_flags => {
             return Err(usage(format!(
@@ -334,342 +335,95 @@ fn target(command: &Command, args: Args, positional: Vec<String>) -> Result<Targ
         Some(RepoPath::File(file)) => files.push(file.clone()),
         None => {}
     }
-    if !files.is_empty() && (!includes.is_empty() || !args.exclude.is_empty()) {
+    if !files.is_empty() && (!includes.is_empty() || !exclude.is_empty()) {
         let what = if file_flags { "--file" } else { "a /blob or /resolve URL" };
         return Err(usage(format!(
             "{what} takes exactly the files named and cannot be combined with --include or --exclude"
         )));
     }
-    one_ref(&url, args.rev.as_deref())?;
+    let rev = given.one("ref").map(str::to_owned);
+    one_ref(&url, rev.as_deref())?;
     includes.sort();
     includes.dedup();
-    let exclude = args.exclude.iter().map(|g| glob_to_regex(g)).collect::<Result<Vec<_>>>()?;
     let include = includes.iter().map(|(_, re)| re.clone()).collect();
-    let filters = Filters { include, exclude, files };
-    Ok(Target { url, rev: args.rev, filters: filters.canonical(), includes })
-}
-
-fn lexopt_error(e: lexopt::Error) -> Error {
-    match e {
-        lexopt::Error::UnexpectedValue { option, .. } => usage(format!("{option} takes no value")),
-        other => usage(other.to_string()),
-    }
+    Ok(Target { url, rev, filters: Filters { include, exclude, files }.canonical(), includes })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Kind;
 
-    fn parse_str(args: &[&str]) -> Result<Cli> {
-        parse(args.iter().map(OsString::from))
-    }
-
-    fn action(args: &[&str]) -> Action {
-        parse_str(args).unwrap_or_else(|e| panic!("{args:?}: {e}")).action
-    }
-
-    fn fetch(args: &[&str]) -> FetchArgs {
-        match action(args) {
-            Action::Fetch(f) => f,
-            other => panic!("{args:?}: {other:?}"),
+    /// `nix-hug ARGS` (split at spaces) as the `Cli` it parses to, `{:?}`, or as its usage error. The
+    /// snapshots under tests/cmd pin what whole runs print; these are the cases they cannot show.
+    fn parsed(args: &str) -> String {
+        match parse(args.split_whitespace().map(OsString::from)) {
+            Ok(cli) => format!("{cli:?}"),
+            Err(e) if e.kind() == crate::error::Kind::Usage => format!("error: {e}"),
+            Err(e) => panic!("{args}: not a usage error: {e}"),
         }
     }
 
-    fn usage_error(args: &[&str]) -> String {
-        let e = parse_str(args).expect_err(&format!("{args:?} must be refused"));
-        assert_eq!(e.kind(), Kind::Usage, "{args:?}: {e}");
-        e.to_string()
-    }
-
-    /// The target of `url` at `rev` with these filters, given as `--include include_globs…` (and more).
-    fn target(url: &str, rev: Option<&str>, filters: Filters, include_globs: &[&str]) -> Target {
-        let includes = (include_globs.iter().zip(&filters.include))
-            .map(|(glob, re)| (format!("--include {glob:?}"), re.clone()))
-            .collect();
-        Target { url: parse_url(url).unwrap(), rev: rev.map(Into::into), filters, includes }
-    }
+    /// Each line: argv, and what it parses to contains (after `=>`), or what it means too (after `==`).
+    const CASES: &str = r##"
+        fetch --json --include *.bin --jobs 3 --ref v1 -- x/y == fetch x/y --ref=v1 --include=*.bin --json --jobs=3
+        ls x/y --include *.json --include *.bin --include *.json == ls x/y --include *.bin --include *.json
+        export x/y --ref v1 --include *.bin --jobs 2 => Export(FetchArgs { target: Target { url: RepoUrl { kind: None,
+        export x/y --ref v1 --include *.bin --jobs 2 => [("--include \"*.bin\"", ".*\\.bin")] }, output: Expression, jobs: 2,
+        import x/y -y --no-check-sigs == import x/y --yes
+        fetch --debug x/y == fetch x/y --debug
+        fetch x/y --jobs 64 => jobs: 64
+        fetch hf.co/x/y/tree/v1 --ref v1 => rev: Some("v1"), path: None }, rev: Some("v1")
+        fetch hf.co/x/y/tree/main/onnx/fp16+x --exclude *.bin => filters: Filters { include: ["onnx/fp16\\+x/.*"],
+        fetch hf.co/x/y/tree/main/onnx/fp16+x --exclude *.bin => includes: [("the URL's folder \"onnx/fp16+x\"", "onnx/
+        __fetch => BuilderFetch
+        __cache => BuilderCache
+        __fetch --help == --help
+        fetch x/y --ref v1 --ref v2 => error: --ref: given twice ("v1" and "v2"): one ref per run
+        fetch x/y --dry-run -o r => error: --dry-run writes nothing and finds no hash: it does not go with --out-link
+        fetch x/y --out-link= => error: --out-link: empty path
+        fetch x/y --file= => error: --file: empty path
+        fetch x/y -y => error: fetch does not accept -y; see `nix-hug fetch --help`
+        fetch hf.co/x/y/blob/main/a.json --file b --include *.bin => error: --file takes exactly the files named
+        import hf.co/x/y/tree/v1 --ref v2 => error: --ref v2 and the URL's ref v1 name two refs
+        import --all --ref abc => error: import: --ref chooses among the exports of one URL; it does not go with --all
+        import x/y z/w => error: import: unexpected argument "z/w" (one URL at a time, or --all)
+        --json store ls => error: --json goes after a command: nix-hug fetch|ls|refs|export|store ls --json ...
+        --all import => error: --all goes after a command: nix-hug import URL --all ...
+        --ref v1 fetch x/y => error: --ref goes after a command: nix-hug fetch|ls|export|import URL --ref ...
+        store path --json => error: store path does not accept --json; see `nix-hug store path --help`
+        store --json ls => error: store does not accept --json; see `nix-hug store --help`
+        fecth x/y => error: unknown command "fecth"; did you mean `nix-hug fetch`?
+        store pth => error: unknown command "store pth": `nix-hug store` is followed by ls or path; did you mean `path`?
+        __fetc => error: unknown command "__fetc"; see `nix-hug --help`
+        __fetch x => error: __fetch takes no arguments
+        __fetch --include *.bin => error: __fetch does not accept --include; see `nix-hug --help`"##;
 
     #[test]
-    fn every_spelling() {
-        let want = FetchArgs {
-            target: target(
-                "acme/bert",
-                Some("v1"),
-                Filters { include: vec![r".*\.safetensors".into()], ..Default::default() },
-                &["*.safetensors"],
-            ),
-            output: Output::Json,
-            jobs: 3,
-            dry_run: false,
-            out_link: None,
-        };
-        for args in [
-            &["fetch", "acme/bert", "--ref", "v1", "--include", "*.safetensors", "--json", "--jobs", "3"][..],
-            &["fetch", "--ref=v1", "--include=*.safetensors", "--json", "--jobs=3", "acme/bert"],
-            &["fetch", "--json", "--include", "*.safetensors", "--jobs", "3", "acme/bert", "--ref", "v1"],
-            &["fetch", "--ref", "v1", "--include", "*.safetensors", "--jobs", "3", "--json", "--", "acme/bert"],
-        ] {
-            assert_eq!(fetch(args), want, "{args:?}");
+    fn what_argv_means() {
+        for case in CASES.lines().skip(1).map(str::trim) {
+            if let Some((args, same)) = case.split_once(" == ") {
+                assert_eq!(parsed(args), parsed(same), "{case}");
+            } else {
+                let (args, want) = case.split_once(" => ").expect(case);
+                let got = parsed(args);
+                assert!(got.contains(want), "{args}:\n  {got}\nshould contain\n  {want}");
+            }
         }
-        let f = fetch(&["fetch", "x/y", "--exclude", "*.bin", "--exclude", "onnx/*"]);
-        assert_eq!(f.target.filters.exclude, vec![r".*\.bin", "onnx/.*"]);
-        assert_eq!(
-            fetch(&["fetch", "x/y", "--file", "a.json", "--file", "b/c.txt"]).target.filters.files,
-            vec!["a.json", "b/c.txt"]
-        );
-        let twice = parse_str(&["fetch", "x/y", "--ref", "v1", "--ref", "v2"]).unwrap_err().to_string();
-        assert_eq!(twice, r#"--ref: given twice ("v1" and "v2"): one ref per run"#);
-        let url = "https://huggingface.co/x/y/tree/v1";
-        assert_eq!(fetch(&["fetch", url, "--ref", "v1"]).target.rev.as_deref(), Some("v1"), "the same ref twice");
-        let conflict = parse_str(&["fetch", url, "--ref", "v2"]).unwrap_err().to_string();
-        assert_eq!(conflict, "--ref v2 and the URL's ref v1 name two refs; give one");
-        let plain = FetchArgs {
-            target: target("x/y", None, Filters::default(), &[]),
-            output: Output::Expression,
-            jobs: DEFAULT_JOBS,
-            dry_run: false,
-            out_link: None,
-        };
-        assert_eq!(fetch(&["fetch", "x/y"]), plain);
-        assert_eq!(fetch(&["fetch", "x/y", "--hash"]).output, Output::Hash);
-        assert_eq!(fetch(&["fetch", "x/y", "-o", "result"]).out_link, Some(PathBuf::from("result")));
-        assert!(fetch(&["fetch", "x/y", "--dry-run", "--json"]).dry_run);
-        for (args, why) in [
-            (&["fetch", "x/y", "--json", "--hash"][..], "--json and --hash each choose what is printed; give one"),
-            (
-                &["fetch", "x/y", "--dry-run", "--hash"],
-                "--dry-run writes nothing and finds no hash: it does not go with --hash",
-            ),
-            (
-                &["fetch", "x/y", "--dry-run", "-o", "r"],
-                "--dry-run writes nothing and finds no hash: it does not go with --out-link",
-            ),
-            (&["fetch", "x/y", "-o", "a", "-o", "b"], "--out-link: given twice: one link per run"),
-            (&["--quiet", "fetch", "x/y", "--debug"], "--quiet and --debug ask for opposite things; give one"),
-            (&["ls", "x/y", "--dry-run"], "ls does not accept --dry-run; see `nix-hug ls --help`"),
-        ] {
-            assert_eq!(usage_error(args), why, "{args:?}");
+        assert_eq!(DEFAULT_JOBS, crate::download::Options::default().jobs);
+    }
+
+    #[test]
+    fn each_name_is_one_flag_or_command() {
+        for c in COMMANDS {
+            let flags: Vec<&Flag> = FLAGS.iter().filter(|f| f.accepted_by(Some(c))).collect();
+            for (i, a) in flags.iter().enumerate() {
+                let twin = |b: &&Flag| a.long == b.long || a.short.is_some() && a.short == b.short;
+                assert!(!flags[i + 1..].iter().any(twin), "two flags --{} for {}", a.long, c.name);
+            }
+            assert_eq!(COMMANDS.iter().filter(|b| b.name == c.name).count(), 1, "{}", c.name);
+            assert!(c.name.rsplit_once(' ').is_none_or(|(group, _)| COMMANDS.iter().any(|g| g.name == group)));
         }
-        assert!(parse_str(&["-q", "fetch", "x/y"]).unwrap().quiet);
-        assert_eq!(action(&["refs", "x/y", "--json"]), Action::Refs { url: "x/y".into(), json: true });
-        assert_eq!(fetch(&["fetch", "x/y", "--jobs", "1"]).jobs, 1);
-        assert_eq!(fetch(&["fetch", "x/y", "--jobs", "64"]).jobs, 64);
-    }
-
-    #[test]
-    fn ls_takes_the_same_target() {
-        let filters =
-            Filters { include: vec![r".*\.safetensors".into()], exclude: vec!["onnx/.*".into()], files: vec![] };
-        assert_eq!(
-            action(&["ls", "acme/bert", "--include", "*.safetensors", "--exclude", "onnx/*", "--ref", "v1"]),
-            Action::Ls(LsArgs { target: target("acme/bert", Some("v1"), filters, &["*.safetensors"]), json: false })
-        );
-        let files = Filters { files: vec!["config.json".into()], ..Default::default() };
-        assert_eq!(
-            action(&["ls", "--json", "x/y", "--file", "config.json"]),
-            Action::Ls(LsArgs { target: target("x/y", None, files, &[]), json: true })
-        );
-        let both = Filters { include: vec![r".*\.bin".into(), r".*\.json".into()], ..Default::default() };
-        assert_eq!(
-            action(&["ls", "x/y", "--include", "*.json", "--include", "*.bin", "--include", "*.json"]),
-            Action::Ls(LsArgs { target: target("x/y", None, both, &["*.bin", "*.json"]), json: false }),
-            "filters in any order, and repeated, are one choice"
-        );
-    }
-
-    #[test]
-    fn file_and_folder_urls_are_filters() {
-        let web = "https://huggingface.co/acme/bert";
-        let file = fetch(&["fetch", &format!("{web}/blob/v1/onnx/model%20a.onnx")]).target;
-        assert_eq!(file.filters, Filters { files: vec!["onnx/model a.onnx".into()], ..Default::default() });
-        assert_eq!((file.rev, file.url.rev.as_deref()), (None, Some("v1")), "the URL's ref applies");
-        let union = fetch(&["fetch", &format!("{web}/resolve/v1/b.json?download=true"), "--file", "a.json"]);
-        assert_eq!(union.target.filters.files, vec!["a.json", "b.json"]);
-        assert_eq!(
-            fetch(&["fetch", &format!("{web}/blob/v1/a.json"), "--ref", "v1"]).target.rev.as_deref(),
-            Some("v1")
-        );
-
-        let folder = fetch(&["fetch", &format!("{web}/tree/main/onnx/fp16+x"), "--exclude", "*.bin"]).target;
-        let want =
-            Filters { include: vec![r"onnx/fp16\+x/.*".into()], exclude: vec![r".*\.bin".into()], files: vec![] };
-        assert_eq!(folder.filters, want, "the folder is literal, as --include 'onnx/fp16+x/*' would be");
-        assert_eq!(
-            folder.includes,
-            vec![(r#"the URL's folder "onnx/fp16+x""#.to_owned(), r"onnx/fp16\+x/.*".to_owned())]
-        );
-        let ls = match action(&["ls", &format!("{web}/tree/main/onnx")]) {
-            Action::Ls(ls) => ls.target.filters,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(ls.include, vec!["onnx/.*"]);
-
-        let said = |args: &[&str]| usage_error(args);
-        let folder = format!("{web}/tree/main/onnx");
-        let refused = r#"the URL's folder "onnx" already chooses the files; it does not go with --include or --file"#;
-        assert_eq!(said(&["fetch", &folder, "--include", "*.onnx"]), refused);
-        assert_eq!(said(&["ls", &folder, "--file", "onnx/model.onnx"]), refused);
-        let blob = format!("{web}/blob/main/a.json");
-        assert_eq!(
-            said(&["fetch", &blob, "--include", "*.bin"]),
-            "a /blob or /resolve URL takes exactly the files named and cannot be combined with --include or --exclude"
-        );
-        assert!(said(&["fetch", &blob, "--exclude", "*.bin"]).starts_with("a /blob or /resolve URL takes exactly"));
-        assert!(said(&["fetch", &blob, "--file", "b", "--include", "*.bin"]).starts_with("--file takes exactly"));
-        assert_eq!(said(&["fetch", &blob, "--ref", "v2"]), "--ref v2 and the URL's ref main name two refs; give one");
-        assert_eq!(said(&["ls", &folder, "--ref", "v2"]), "--ref v2 and the URL's ref main name two refs; give one");
-        assert_eq!(
-            said(&["import", &blob]),
-            r#"import: the URL names a file ("a.json"), but import puts back whole exports; give the repository's URL"#
-        );
-        assert_eq!(
-            said(&["import", &format!("{web}/tree/v1"), "--ref", "v2"]),
-            "--ref v2 and the URL's ref v1 name two refs; give one"
-        );
-        assert_eq!(
-            said(&["fetch", "https://github.com/acme/bert"]),
-            r#"invalid repository URL "https://github.com/acme/bert": not a Hugging Face URL (expected huggingface.co or hf.co)"#
-        );
-    }
-
-    #[test]
-    fn export_takes_what_fetch_takes() {
-        let args = ["acme/bert", "--ref", "v1", "--include", "*.safetensors", "--jobs", "2", "--json"];
-        let export = match action(&[&["export"][..], &args].concat()) {
-            Action::Export(e) => e,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(export, fetch(&[&["fetch"][..], &args].concat()));
-    }
-
-    #[test]
-    fn import_one_url_or_all() {
-        let url = |url: &str, rev: Option<&str>| {
-            Action::Import(ImportArgs::Url { url: url.into(), rev: rev.map(Into::into) })
-        };
-        assert_eq!(action(&["import", "acme/bert"]), url("acme/bert", None));
-        assert_eq!(
-            action(&["import", "--ref", "3ff3885", "datasets/acme/squad"]),
-            url("datasets/acme/squad", Some("3ff3885"))
-        );
-        for compat in ["--yes", "-y", "--no-check-sigs"] {
-            assert_eq!(action(&["import", "acme/bert", compat]), url("acme/bert", None), "{compat} changes nothing");
-            assert_eq!(action(&["import", compat, "--all"]), Action::Import(ImportArgs::All));
-        }
-        assert_eq!(action(&["import", "--all"]), Action::Import(ImportArgs::All));
-    }
-
-    #[test]
-    fn store_and_its_commands() {
-        assert_eq!(action(&["store", "ls"]), Action::StoreLs { json: false });
-        assert_eq!(action(&["store", "ls", "--json"]), Action::StoreLs { json: true });
-        assert_eq!(action(&["--debug", "store", "path"]), Action::StorePath);
-        let alone = parse_str(&["store"]).unwrap_err();
-        assert_eq!(alone.kind(), crate::error::Kind::Usage, "a group alone is a usage error, as nix-hug alone is");
-        assert_eq!(alone.to_string(), "`nix-hug store` is followed by ls or path; see `nix-hug store --help`");
-        assert_eq!(action(&["store", "--help"]), Action::Print(help(Some(Cmd::Store))));
-        assert_eq!(action(&["store", "ls", "-h"]), Action::Print(help(Some(Cmd::StoreLs))));
-    }
-
-    #[test]
-    fn typos_of_commands() {
-        let said = |args: &[&str]| parse_str(args).unwrap_err().to_string();
-        assert_eq!(said(&["fecth", "x/y"]), r#"unknown command "fecth"; did you mean `nix-hug fetch`?"#);
-        assert_eq!(said(&["exprot"]), r#"unknown command "exprot"; did you mean `nix-hug export`?"#);
-        assert_eq!(
-            said(&["store", "pth"]),
-            r#"unknown command "store pth": `nix-hug store` is followed by ls or path; did you mean `path`?"#
-        );
-        assert!(said(&["frobnicate"]).contains("see `nix-hug --help`"), "nothing near: no guess");
-        assert!(!said(&["__fetc"]).contains("did you mean"), "hidden commands are never suggested");
-    }
-
-    #[test]
-    fn debug_anywhere() {
-        for args in [&["--debug", "fetch", "x/y"][..], &["fetch", "x/y", "--debug"], &["ls", "--debug", "x/y"]] {
-            assert!(parse_str(args).unwrap().debug, "{args:?}");
-        }
-        assert!(!parse_str(&["fetch", "x/y"]).unwrap().debug);
-    }
-
-    #[test]
-    fn help_version_and_completions() {
-        let print = |args: &[&str]| match action(args) {
-            Action::Print(text) => text,
-            other => panic!("{args:?}: {other:?}"),
-        };
-        assert_eq!(print(&["--help"]), help(None));
-        assert_eq!(print(&["-h"]), help(None));
-        assert_eq!(print(&["fetch", "--help"]), help(Some(Cmd::Fetch)));
-        assert_eq!(print(&["ls", "-h"]), help(Some(Cmd::Ls)));
-        assert_eq!(print(&["fetch", "-h", "--bogus"]), help(Some(Cmd::Fetch)), "help wins over what follows");
-        assert_eq!(print(&["--version"]), version());
-        assert_eq!(print(&["-V"]), version());
-        assert!(version().starts_with("nix-hug "));
-        for shell in ["bash", "zsh", "fish"] {
-            let script = print(&["--generate", &format!("complete-{shell}")]);
-            assert!(script.contains("nix-hug") && script.ends_with('\n'), "{shell}");
-            assert_eq!(print(&[&format!("--generate=complete-{shell}")]), script);
-        }
-    }
-
-    #[test]
-    fn builder_commands() {
-        assert_eq!(action(&["__fetch"]), Action::BuilderFetch);
-        assert_eq!(action(&["__cache"]), Action::BuilderCache);
-        assert!(usage_error(&["__fetch", "x"]).contains("takes no arguments"));
-    }
-
-    #[test]
-    fn refusals_name_the_flag() {
-        let cases: &[(&[&str], &str)] = &[
-            (&[], "missing COMMAND (fetch, ls, refs, export, import, store)"),
-            (&["fetsh", "x/y"], "unknown command \"fetsh\""),
-            (&["fetch"], "fetch: missing URL"),
-            (&["ls"], "ls: missing URL; see `nix-hug ls --help`"),
-            (&["fetch", "x/y", "z/w"], "unexpected argument \"z/w\""),
-            (&["ls", "x/y", "z/w"], "ls: unexpected argument \"z/w\""),
-            (&["fetch", "x/y", "--bogus"], "unknown flag --bogus; see `nix-hug fetch --help`"),
-            (&["fetch", "x/y", "-x"], "unknown flag -x"),
-            (&["fetch", "x/y", "--ref"], "--ref needs a value"),
-            (&["fetch", "x/y", "--ref="], "--ref: empty ref"),
-            (&["fetch", "x/y", "--include", "[abc"], "--include: invalid glob \"[abc\""),
-            (&["ls", "x/y", "--exclude", "a[b"], "--exclude: invalid glob"),
-            (&["fetch", "x/y", "--json=yes"], "--json takes no value"),
-            (&["fetch", "x/y", "--file", "a", "--include", "*.bin"], "--file"),
-            (&["ls", "x/y", "--exclude", "*.bin", "--file", "a"], "--file"),
-            (&["--include", "*.bin", "fetch", "x/y"], "--include goes after a command: nix-hug fetch|ls|export URL"),
-            (&["--jobs", "2", "fetch", "x/y"], "--jobs goes after a command: nix-hug fetch|export URL"),
-            (&["--json", "store", "ls"], "--json goes after a command: nix-hug fetch|ls|refs|export|store ls --json"),
-            (&["--all", "import"], "--all goes after a command: nix-hug import URL --all"),
-            (&["--ref", "v1", "fetch", "x/y"], "--ref goes after a command: nix-hug fetch|ls|export|import URL --ref"),
-            (&["store", "lst"], "unknown command \"store lst\": `nix-hug store` is followed by ls or path"),
-            (&["store", "ls", "x/y"], "store ls: unexpected argument \"x/y\""),
-            (&["store", "path", "--json"], "store path does not accept --json"),
-            (&["store", "--json", "ls"], "store does not accept --json"),
-            (&["store", "ls", "--ref", "v1"], "store ls does not accept --ref"),
-            (&["ls", "x/y", "--all"], "ls does not accept --all"),
-            (&["fetch", "x/y", "-y"], "fetch does not accept -y"),
-            (&["import"], "import: missing URL (or --all)"),
-            (&["import", "x/y", "--all"], "import: --all imports every export; it does not go with a URL"),
-            (&["import", "--all", "--ref", "abc"], "import: --ref chooses among the exports of one URL"),
-            (&["import", "x/y", "z/w"], "import: unexpected argument \"z/w\""),
-            (&["import", "x/y", "--ref="], "--ref: empty ref"),
-            (&["import", "x/y", "--include", "*.bin"], "import does not accept --include"),
-            (&["export"], "export: missing URL"),
-            (&["export", "x/y", "--file", "a", "--exclude", "*.bin"], "--file"),
-            (&["ls", "x/y", "--jobs", "2"], "ls does not accept --jobs"),
-            (&["__fetch", "--include", "*.bin"], "__fetch does not accept --include"),
-            (&["fetch", "x/y", "--jobs", "0"], "--jobs: expected a number from 1 to 64, got \"0\""),
-            (&["fetch", "x/y", "--jobs", "65"], "--jobs: expected a number from 1 to 64"),
-            (&["fetch", "x/y", "--jobs", "many"], "--jobs: expected a number"),
-            (&["--generate", "man"], "--generate: unknown KIND \"man\""),
-            (&["--generate"], "--generate needs a value"),
-        ];
-        for (args, want) in cases {
-            let msg = usage_error(args);
-            assert!(msg.contains(want), "{args:?}: {msg:?} should contain {want:?}");
-        }
+        let known = |name: &str| COMMANDS.iter().any(|c| c.name == name);
+        assert!(FLAGS.iter().all(|f| f.commands.is_empty() || f.commands.split('|').all(known)));
     }
 }

@@ -1,7 +1,7 @@
 # The checks of lib/ that need no build: the vectors the Rust side also tests (tests/vectors/*.json) and
-# the argument checks of fetchModel, fetchDataset and buildCache. Each attribute is true or throws listing
-# its failures. Run them with `nix-instantiate --eval --strict checks/vectors.nix`; the flake runs them
-# against its own lib.
+# the argument checks of fetchModel, fetchDataset, fetchSpace and buildCache. Each attribute is true or
+# throws listing its failures. Run them with `nix-instantiate --eval --strict checks/vectors.nix`; the
+# flake runs them against its own lib.
 #
 # Fixed-output store paths do not depend on the builder, so by default a dummy nix-hug path is enough.
 {
@@ -46,7 +46,13 @@ let
   };
   throws = name: v: check name (!(tryEval (deepSeq v v)).success) true;
 
-  fetchFor = type: if type == "model" then lib.fetchModel else lib.fetchDataset;
+  fetchers = {
+    model = lib.fetchModel;
+    dataset = lib.fetchDataset;
+    space = lib.fetchSpace;
+  };
+  types = builtins.attrNames fetchers;
+  fetchFor = type: fetchers.${type};
   fetch =
     type: url: extra:
     fetchFor type (
@@ -59,7 +65,7 @@ let
   firstOf = xs: if xs == [ ] then [ ] else [ (builtins.head xs) ];
   dashed = c: if c.org == null then c.repo else "${c.org}-${c.repo}";
   # A case with `error` is refused (its text is the CLI's reason; here it only has to throw). One with
-  # a `file` or `folder` parses, but fetchModel and fetchDataset want that as filters.
+  # a `file` or `folder` parses, but the fetch functions want that as filters.
   names = c: !(c ? error || c ? file || c ? folder);
   typed = filter (c: names c && c.type != null) urls.cases;
 
@@ -70,11 +76,8 @@ let
         case = "urls.json ${toJSON c.url}";
       in
       if c ? error then
-        [
-          (throws "${case}: parseUrl" (lib.parseUrl c.url))
-          (throws "${case}: fetchModel" (fetch "model" c.url { }).name)
-          (throws "${case}: fetchDataset" (fetch "dataset" c.url { }).name)
-        ]
+        [ (throws "${case}: parseUrl" (lib.parseUrl c.url)) ]
+        ++ map (type: throws "${case}: fetch ${type}" (fetch type c.url { }).name) types
       else
         [
           (check "${case}: parseUrl" (lib.parseUrl c.url) {
@@ -86,22 +89,21 @@ let
         ]
         ++ (
           if !(names c) then
-            [
-              (throws "${case}: fetchModel" (fetch "model" c.url { }).name)
-              (throws "${case}: fetchDataset" (fetch "dataset" c.url { }).name)
-            ]
+            map (type: throws "${case}: fetch ${type}" (fetch type c.url { }).name) types
+          # A bare id is whatever the function takes it for, but a space always has an owner.
           else if c.type == null then
-            [
-              (check "${case}: fetchModel name" (fetch "model" c.url { }).name "hf-model-${dashed c}-${rev}")
-              (check "${case}: fetchDataset name" (fetch "dataset" c.url { }).name "hf-dataset-${dashed c}-${rev}")
-            ]
+            map (
+              type:
+              if type == "space" && c.org == null then
+                throws "${case}: fetch space" (fetch type c.url { }).name
+              else
+                check "${case}: fetch ${type} name" (fetch type c.url { }).name "hf-${type}-${dashed c}-${rev}"
+            ) types
           else
-            [
-              (check "${case}: name" (fetch c.type c.url { }).name c.name)
-              (throws "${case}: refused by the other function" (
-                fetch (if c.type == "model" then "dataset" else "model") c.url { }
-              ).name)
-            ]
+            [ (check "${case}: name" (fetch c.type c.url { }).name c.name) ]
+            ++ map (type: throws "${case}: refused by fetch ${type}" (fetch type c.url { }).name) (
+              filter (type: type != c.type) types
+            )
         )
     ) urls.cases
   );
@@ -144,6 +146,7 @@ let
   model = fetch "model" "hf:acme/tiny-bert" { };
   legacy = fetch "model" "gpt2" { };
   dataset = fetch "dataset" "datasets/acme/tiny-ds" { };
+  space = fetch "space" "spaces/acme/app" { };
   goodFilters = {
     include = [ ".*\\.safetensors" ];
     exclude = [ ];
@@ -175,6 +178,9 @@ let
         {
           inherit (legacy) repoId repoType org repo revision;
         }
+        {
+          inherit (space) repoId repoType org repo revision;
+        }
       ]
       [
         {
@@ -198,11 +204,23 @@ let
           repo = "gpt2";
           revision = rev;
         }
+        {
+          repoId = "acme/app";
+          repoType = "space";
+          org = "acme";
+          repo = "app";
+          revision = rev;
+        }
       ]
     )
     (check "legacy snapshot" legacy.snapshot "${legacy.outPath}/models--gpt2/snapshots/${rev}")
     (check "model snapshot" model.snapshot "${model.outPath}/models--acme--tiny-bert/snapshots/${rev}")
     (check "dataset snapshot" dataset.snapshot "${dataset.outPath}/datasets--acme--tiny-ds/snapshots/${rev}")
+    (check "space snapshot" space.snapshot "${space.outPath}/spaces--acme--app/snapshots/${rev}")
+    (check "space env" { inherit (space) repoType repoId; } {
+      repoType = "space";
+      repoId = "acme/app";
+    })
     (check "snapshot has context" (hasContext model.snapshot) true)
     (check "interpolation is outPath" "${model}" model.outPath)
     (check "result is a derivation" (model.type == "derivation" && isDrvPath model.drvPath) true)

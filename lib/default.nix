@@ -41,7 +41,7 @@ let
     && match "[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?" s != null
     && match ".*(--|\\.\\.).*" s == null;
 
-  # The first segments of the Hub's own pages, never a legacy single-name id.
+  # The first segments of the Hub's own pages, never a legacy single-name id or an owner.
   reserved = [
     "datasets"
     "models"
@@ -54,6 +54,13 @@ let
     "blob"
     "resolve"
   ];
+
+  # What a web URL puts before the id of each repo type.
+  prefixes = {
+    model = "";
+    dataset = "datasets/";
+    space = "spaces/";
+  };
 
   hosts = [
     "huggingface.co"
@@ -154,9 +161,9 @@ let
     else
       r;
 
-  # The segments of `[org/]name`.
+  # The segments of `[org/]name`; a space always has an owner.
   parseId =
-    segments:
+    type: segments:
     let
       n = length segments;
       org = if n == 2 then head segments else null;
@@ -171,6 +178,10 @@ let
       { error = "${toJSON (concatStringsSep "/" segments)} has too many parts (expected org/name)"; }
     else if org == null && elem repo reserved then
       { error = "${toJSON repo} is a page of the Hub, not a repository"; }
+    else if org == null && type == "space" then
+      { error = "space ${toJSON repo} has no owner (expected org/name)"; }
+    else if elem org reserved then
+      { error = "${toJSON org} is a page of the Hub, not an owner"; }
     else if org != null && !validName org then
       { error = "invalid owner ${toJSON org} (${rules})"; }
     else if !validName repo then
@@ -181,12 +192,12 @@ let
         repoId = if org == null then repo else "${org}/${repo}";
       };
 
-  # `hf:org/name`, `datasets/org/name`, `org/name`: an id and nothing else.
+  # `hf:org/name`, `datasets/org/name`, `spaces/org/name`, `org/name`: an id and nothing else.
   idOnly =
     type: id:
     let
       segments = splitSlash id;
-      r = parseId segments;
+      r = parseId type segments;
     in
     if length segments > 2 && any (s: elem s pages) (drop 1 segments) then
       { error = "/tree, /blob and /resolve are understood only in a huggingface.co URL"; }
@@ -236,8 +247,8 @@ let
         folder = if isFile || n == 2 then null else path.value;
       };
 
-  # What follows the host: /[datasets/]ID[/PAGE/REF[/PATH]][/][?QUERY][#FRAGMENT]. The query and the
-  # fragment only say how the page is shown (?library=transformers, #model-card).
+  # What follows the host: /[datasets/|spaces/]ID[/PAGE/REF[/PATH]][/][?QUERY][#FRAGMENT]. The query
+  # and the fragment only say how the page is shown (?library=transformers, #model-card).
   web =
     rest:
     let
@@ -245,15 +256,21 @@ let
       noLead = if substring 0 1 beforeQuery == "/" then substring 1 (stringLength beforeQuery) beforeQuery else beforeQuery;
       l = stringLength noLead;
       trimmed = if l > 0 && substring (l - 1) 1 noLead == "/" then substring 0 (l - 1) noLead else noLead;
-      inDatasets = match "datasets/(.*)" trimmed;
-      type = if inDatasets == null then "model" else "dataset";
-      path = if inDatasets == null then trimmed else head inDatasets;
+      prefixed = match "(datasets|spaces)/(.*)" trimmed;
+      type =
+        if prefixed == null then
+          "model"
+        else if head prefixed == "datasets" then
+          "dataset"
+        else
+          "space";
+      path = if prefixed == null then trimmed else elemAt prefixed 1;
       segments = splitSlash path;
       # The first n segments are the id.
       splitAt =
         n:
         let
-          id = parseId (take n segments);
+          id = parseId type (take n segments);
           page = webPage (drop n segments);
         in
         if id ? error then
@@ -268,8 +285,6 @@ let
       { error = "no repository in the URL"; }
     else if elem "" segments then
       { error = "empty segment (//) in the path"; }
-    else if type == "model" && head segments == "spaces" then
-      { error = "spaces are not supported (only models and datasets)"; }
     else if type == "model" && head segments == "models" then
       { error = "\"models\" is a page of the Hub, not a repository"; }
     # acme/tree is acme's repo "tree" and acme/tree/tree/main that repo at main, but gpt2/tree/main is
@@ -285,15 +300,19 @@ let
     url:
     let
       hfDatasets = match "hf-datasets:(.*)" url;
+      hfSpaces = match "hf-spaces:(.*)" url;
       hf = match "hf:(.*)" url;
       withScheme = match "([^/]*)://([^/?#]*)(.*)" url;
       schemeless = match "(huggingface\\.co|hf\\.co)([/?#].*)?" url;
       datasets = match "datasets/(.*)" url;
+      spaces = match "spaces/(.*)" url;
     in
     if !isString url then
       { error = "not a string"; }
     else if hfDatasets != null then
       idOnly "dataset" (head hfDatasets)
+    else if hfSpaces != null then
+      idOnly "space" (head hfSpaces)
     else if hf != null then
       idOnly "model" (head hf)
     else if withScheme != null && !(elem (elemAt withScheme 1) hosts) then
@@ -306,6 +325,8 @@ let
       web (if elemAt schemeless 1 == null then "" else elemAt schemeless 1)
     else if datasets != null then
       idOnly "dataset" (head datasets)
+    else if spaces != null then
+      idOnly "space" (head spaces)
     else
       idOnly null url;
 
@@ -407,14 +428,22 @@ let
     in
     if u.type != null && u.type != type then
       throw "nix-hug: ${fn}: ${toJSON url} is a ${u.type} URL; use ${
-        if u.type == "model" then "fetchModel" else "fetchDataset"
+        if u.type == "model" then
+          "fetchModel"
+        else if u.type == "dataset" then
+          "fetchDataset"
+        else
+          "fetchSpace"
       }"
+    # A bare legacy id (`gpt2`) is a model's or a dataset's: spaces have none.
+    else if type == "space" && u.org == null then
+      throw "nix-hug: ${fn}: ${toJSON url}: space ${toJSON u.repo} has no owner (expected org/name)"
     # The CLI turns a file or folder URL into filters; here they are written as filters, so that
     # an expression says what it takes in one place.
     else if u.file != null || u.folder != null then
       throw (
         "nix-hug: ${fn}: ${toJSON url} names a ${if u.file != null then "file" else "folder"}; write "
-        + "url = ${toJSON ((if type == "dataset" then "datasets/" else "") + u.repoId)}; filters = { ${
+        + "url = ${toJSON (prefixes.${type} + u.repoId)}; filters = { ${
           if u.file != null then
             "files = [ ${toJSON u.file} ];"
           else
@@ -493,4 +522,5 @@ in
   inherit parseUrl buildCache;
   fetchModel = fetchRepo "model" "fetchModel";
   fetchDataset = fetchRepo "dataset" "fetchDataset";
+  fetchSpace = fetchRepo "space" "fetchSpace";
 }

@@ -28,7 +28,7 @@ fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// `fetchModel` / `fetchDataset`: one repo at one commit into `$out`.
+/// `fetchModel` / `fetchDataset` / `fetchSpace`: one repo at one commit into `$out`.
 pub fn fetch() -> Result<()> {
     let out = PathBuf::from(var("out")?);
     let repo = Repo::from_id(RepoType::parse(&var("repoType")?)?, &var("repoId")?)?;

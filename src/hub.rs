@@ -266,7 +266,7 @@ impl Hub {
         Ok(files)
     }
 
-    /// `{endpoint}/{datasets/}org/name/resolve/<commit>/<path>`, percent-encoded as the Hub expects.
+    /// `{endpoint}/[datasets/|spaces/]org/name/resolve/<commit>/<path>`, percent-encoded as the Hub expects.
     pub fn resolve_url(&self, repo: &Repo, commit: &str, path: &str) -> String {
         format!("{}/{}{repo}/resolve/{commit}/{}", self.endpoint, repo.kind.url_prefix(), quote(path, true))
     }

@@ -1,7 +1,8 @@
 /*!
-The results of `fetch` as users see them: the paste-ready `fetchModel { … }` / `fetchDataset { … }`
-expression and the `--json` object, both from one `FetchResult`, so they cannot disagree. Strings are
-escaped as Nix strings; sizes are written for people by `human_size`. Never computes or fetches anything.
+The results of `fetch` as users see them: the paste-ready `fetchModel { … }` (or `fetchDataset`,
+`fetchSpace`) expression and the `--json` object, both from one `FetchResult`, so they cannot disagree.
+Strings are escaped as Nix strings; sizes are written for people by `human_size`. Never computes or
+fetches anything.
 */
 
 use crate::filter::Filters;
@@ -28,6 +29,7 @@ pub fn nix(r: &FetchResult) -> String {
     let function = match r.repo.kind {
         RepoType::Model => "fetchModel",
         RepoType::Dataset => "fetchDataset",
+        RepoType::Space => "fetchSpace",
     };
     let mut out = format!("nix-hug-lib.{function} {{\n");
     out += &format!("  url = {};\n", nix_string(&r.repo.url()));
@@ -206,6 +208,15 @@ nix-hug-lib.fetchDataset {
         assert_eq!(nix(&result(RepoType::Dataset, filters)), want);
         let files = Filters { files: vec!["config.json".into()], ..Default::default() };
         assert!(nix(&result(RepoType::Model, files)).contains("  filters = { files = [ \"config.json\" ]; };\n"));
+    }
+
+    #[test]
+    fn space() {
+        let expression = nix(&result(RepoType::Space, Filters::default()));
+        assert!(
+            expression.starts_with("nix-hug-lib.fetchSpace {\n  url = \"spaces/acme/tiny-bert\";\n"),
+            "{expression}"
+        );
     }
 
     #[test]

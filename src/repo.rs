@@ -11,21 +11,24 @@ use std::fmt;
 pub enum RepoType {
     Model,
     Dataset,
+    Space,
 }
 
 impl RepoType {
+    pub const ALL: [RepoType; 3] = [RepoType::Model, RepoType::Dataset, RepoType::Space];
+
     pub fn parse(s: &str) -> Result<RepoType> {
-        match s {
-            "model" => Ok(RepoType::Model),
-            "dataset" => Ok(RepoType::Dataset),
-            _ => Err(usage(format!("unknown repo type {s:?} (expected model or dataset)"))),
-        }
+        RepoType::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| usage(format!("unknown repo type {s:?} (expected model, dataset or space)")))
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             RepoType::Model => "model",
             RepoType::Dataset => "dataset",
+            RepoType::Space => "space",
         }
     }
 
@@ -34,21 +37,40 @@ impl RepoType {
         match self {
             RepoType::Model => "models",
             RepoType::Dataset => "datasets",
+            RepoType::Space => "spaces",
         }
     }
 
-    /// The prefix of file URLs: models have none.
+    /// The prefix of file URLs and web pages (`datasets/`, `spaces/`): models have none.
     pub fn url_prefix(self) -> &'static str {
         match self {
             RepoType::Model => "",
             RepoType::Dataset => "datasets/",
+            RepoType::Space => "spaces/",
         }
+    }
+
+    /// The short URL form's scheme: `hf:`, `hf-datasets:`, `hf-spaces:`.
+    fn scheme(self) -> &'static str {
+        match self {
+            RepoType::Model => "hf:",
+            RepoType::Dataset => "hf-datasets:",
+            RepoType::Space => "hf-spaces:",
+        }
+    }
+
+    /// The type whose prefix starts `path` (`datasets/acme/x`), and the rest.
+    fn strip_prefix(path: &str) -> Option<(RepoType, &str)> {
+        RepoType::ALL
+            .into_iter()
+            .filter(|kind| !kind.url_prefix().is_empty())
+            .find_map(|kind| Some((kind, path.strip_prefix(kind.url_prefix())?)))
     }
 }
 
 /// A repository on the Hub: its id and its type. The id is `org/name`, or a single `name` for the
-/// legacy ids that predate organisations (`gpt2`, `bert-base-uncased`, `squad`), which the Hub still
-/// answers to.
+/// legacy model and dataset ids that predate organisations (`gpt2`, `bert-base-uncased`, `squad`),
+/// which the Hub still answers to; spaces always have an owner.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Repo {
     pub kind: RepoType,
@@ -58,13 +80,13 @@ pub struct Repo {
 impl Repo {
     /// From the builder's `repoId`, the manifest, or the Hub's answer.
     pub fn from_id(kind: RepoType, id: &str) -> Result<Repo> {
-        check_id(id).map_err(|why| usage(format!("invalid repo id {id:?}: {why}")))?;
+        check_id(Some(kind), id).map_err(|why| usage(format!("invalid repo id {id:?}: {why}")))?;
         Ok(Repo { kind, id: id.to_owned() })
     }
 
     /// The shortest URL form that names this repo and its type: `org/name` for a model (a bare
     /// `org/repo` is a model to `fetchModel` and is tried as a model first by the CLI),
-    /// `datasets/org/name` for a dataset.
+    /// `datasets/org/name` for a dataset, `spaces/org/name` for a space.
     pub fn url(&self) -> String {
         format!("{}{}", self.kind.url_prefix(), self.id)
     }
@@ -115,7 +137,8 @@ const HOSTS: &[&str] = &["huggingface.co", "hf.co"];
 /// The pages of a repository whose URL says a ref (and a path).
 const PAGES: &[&str] = &["tree", "blob", "resolve"];
 
-/// The first segments of the Hub's own pages, never a legacy repo id.
+/// The first segments of the Hub's own pages, never a legacy repo id or an owner (so that
+/// `datasets/x` and `spaces/org/x` can only be typed ids).
 const RESERVED: &[&str] = &["datasets", "models", "spaces"];
 
 /// Parses every URL form of the README ("The CLI"), and the single-name legacy ids in each.
@@ -124,11 +147,9 @@ pub fn parse_url(url: &str) -> Result<RepoUrl> {
 }
 
 fn parse(url: &str) -> Result<RepoUrl, String> {
-    if let Some(id) = url.strip_prefix("hf-datasets:") {
-        return id_only(Some(RepoType::Dataset), id);
-    }
-    if let Some(id) = url.strip_prefix("hf:") {
-        return id_only(Some(RepoType::Model), id);
+    let short = RepoType::ALL.into_iter().find_map(|kind| Some((kind, url.strip_prefix(kind.scheme())?)));
+    if let Some((kind, id)) = short {
+        return id_only(Some(kind), id);
     }
     if let Some((scheme, rest)) = url.split_once("://") {
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -145,32 +166,29 @@ fn parse(url: &str) -> Result<RepoUrl, String> {
     if let Some(rest) = schemeless {
         return web(rest);
     }
-    match url.strip_prefix("datasets/") {
-        Some(id) => id_only(Some(RepoType::Dataset), id),
+    match RepoType::strip_prefix(url) {
+        Some((kind, id)) => id_only(Some(kind), id),
         None => id_only(None, url),
     }
 }
 
-/// `org/name` alone, as in `hf:org/name` or `datasets/org/name`.
+/// `org/name` alone, as in `hf:org/name`, `datasets/org/name` or `spaces/org/name`.
 fn id_only(kind: Option<RepoType>, id: &str) -> Result<RepoUrl, String> {
     let parts: Vec<&str> = id.split('/').collect();
     if parts.len() > 2 && parts[1..].iter().any(|p| PAGES.contains(p)) {
         return Err("/tree, /blob and /resolve are understood only in a huggingface.co URL".into());
     }
-    check_id(id)?;
+    check_id(kind, id)?;
     Ok(RepoUrl { kind, id: id.to_owned(), rev: None, path: None })
 }
 
-/// What follows the host of a web URL: `/[datasets/]ID[/PAGE/REF[/PATH]][/][?QUERY][#FRAGMENT]`.
+/// What follows the host of a web URL: `/[datasets/|spaces/]ID[/PAGE/REF[/PATH]][/][?QUERY][#FRAGMENT]`.
 fn web(rest: &str) -> Result<RepoUrl, String> {
     // The query and the fragment only say how the page is shown (`?library=transformers`, `#model-card`).
     let path = rest.split(['?', '#']).next().unwrap_or_default();
     let path = path.strip_prefix('/').unwrap_or(path);
     let path = path.strip_suffix('/').unwrap_or(path);
-    let (kind, path) = match path.strip_prefix("datasets/") {
-        Some(path) => (RepoType::Dataset, path),
-        None => (RepoType::Model, path),
-    };
+    let (kind, path) = RepoType::strip_prefix(path).unwrap_or((RepoType::Model, path));
     if path.is_empty() {
         return Err("no repository in the URL".into());
     }
@@ -178,14 +196,12 @@ fn web(rest: &str) -> Result<RepoUrl, String> {
     if segments.contains(&"") {
         return Err("empty segment (//) in the path".into());
     }
-    match segments[0] {
-        "spaces" if kind == RepoType::Model => return Err("spaces are not supported (only models and datasets)".into()),
-        "models" if kind == RepoType::Model => return Err(reserved("models")),
-        _ => {}
+    if kind == RepoType::Model && segments[0] == "models" {
+        return Err(reserved("models"));
     }
     let split_at = |n: usize| -> Result<RepoUrl, String> {
         let id = segments[..n].join("/");
-        check_id(&id)?;
+        check_id(Some(kind), &id)?;
         let (rev, path) = page(&segments[n..])?;
         Ok(RepoUrl { kind: Some(kind), id, rev, path })
     };
@@ -219,14 +235,16 @@ fn page(segments: &[&str]) -> Result<(Option<String>, Option<RepoPath>), String>
     Ok((Some(rev), path.map(if page == "tree" { RepoPath::Folder } else { RepoPath::File })))
 }
 
-/// `org/name` or a legacy `name`, by the Hub's repo name rules; they also keep every derived name
-/// store-safe.
-fn check_id(id: &str) -> Result<(), String> {
+/// `org/name` or a legacy `name` (not for a space), by the Hub's repo name rules; they also keep every
+/// derived name store-safe.
+fn check_id(kind: Option<RepoType>, id: &str) -> Result<(), String> {
     match id.split('/').collect::<Vec<_>>()[..] {
         [""] => Err("no repository in the URL".into()),
         ref parts if parts.contains(&"") => Err(format!("{id:?} has an empty segment")),
         [name] if RESERVED.contains(&name) => Err(reserved(name)),
+        [name] if kind == Some(RepoType::Space) => Err(format!("space {name:?} has no owner (expected org/name)")),
         [name] => check_name("name", name),
+        [org, _] if RESERVED.contains(&org) => Err(format!("{org:?} is a page of the Hub, not an owner")),
         [org, name] => check_name("owner", org).and_then(|()| check_name("name", name)),
         _ => Err(format!("{id:?} has too many parts (expected org/name)")),
     }
@@ -361,8 +379,10 @@ mod tests {
 
     #[test]
     fn urls_parse_back_to_the_same_repo() {
-        for kind in [RepoType::Model, RepoType::Dataset] {
-            for id in ["acme/tiny-bert", "gpt2"] {
+        for kind in RepoType::ALL {
+            // Spaces have no legacy ids.
+            let ids = if kind == RepoType::Space { &["acme/tiny-bert"][..] } else { &["acme/tiny-bert", "gpt2"] };
+            for id in ids {
                 let repo = Repo::from_id(kind, id).unwrap();
                 let parsed = parse_url(&repo.url()).unwrap();
                 assert_eq!(parsed.kind.unwrap_or(RepoType::Model), kind);
@@ -377,8 +397,21 @@ mod tests {
         assert_eq!(gpt2.folder(), "models--gpt2");
         assert_eq!(gpt2.store_name("0123"), "hf-model-gpt2-0123");
         assert_eq!(Repo::from_id(RepoType::Dataset, "squad").unwrap().folder(), "datasets--squad");
+        let e = Repo::from_id(RepoType::Space, "app").unwrap_err();
+        assert_eq!(e.to_string(), r#"invalid repo id "app": space "app" has no owner (expected org/name)"#);
         assert!(Repo::from_id(RepoType::Model, "datasets").is_err());
         assert!(Repo::from_id(RepoType::Model, "a/b/c").is_err());
+    }
+
+    #[test]
+    fn names_of_spaces() {
+        let space = Repo::from_id(RepoType::Space, "acme/app").unwrap();
+        assert_eq!(space.url(), "spaces/acme/app");
+        assert_eq!(space.folder(), "spaces--acme--app");
+        assert_eq!(space.store_name("0123"), "hf-space-acme-app-0123");
+        for kind in RepoType::ALL {
+            assert_eq!(RepoType::parse(kind.as_str()).unwrap(), kind);
+        }
     }
 
     #[test]

@@ -14,16 +14,18 @@ proptest! {
     #[test]
     fn urls(url in prop_oneof![
         any::<String>(),
-        "(https://(huggingface|hf)\\.co/|hf:|hf-datasets:|datasets/)?[A-Za-z0-9._/%-]{0,40}(/tree/[a-z0-9%./]{0,12})?/?",
-        "((https?://)?(huggingface|hf)\\.co/)?(datasets/)?[a-z.-]{0,6}(/[a-z.-]{0,6})?\
+        "(https://(huggingface|hf)\\.co/|hf:|hf-datasets:|hf-spaces:|datasets/|spaces/)?[A-Za-z0-9._/%-]{0,40}(/tree/[a-z0-9%./]{0,12})?/?",
+        "((https?://)?(huggingface|hf)\\.co/)?(datasets/|spaces/)?[a-z.-]{0,6}(/[a-z.-]{0,6})?\
          (/(tree|blob|resolve|x)(/[a-z0-9%]{0,8}){0,4})?/?([?#][a-z=/?#]{0,6})?",
         "https://hf\\.co/a/b/(tree|blob|resolve)(/(\\.|%2[eE]|%2[fF]|%5[cC]|%[0-9A-Fa-f]{0,2}|[a-z ]|\\\\|\\PC){0,3}){1,4}/?",
     ]) {
         match parse_url(&url) {
             Ok(parsed) => {
-                let repo = parsed.with_kind(RepoType::Model);
-                let again = parse_url(&repo.to_string()).unwrap_or_else(|e| panic!("{url:?} -> {repo}: {e}"));
-                prop_assert_eq!(again.with_kind(RepoType::Model), repo.clone());
+                let kind = parsed.kind.unwrap_or(RepoType::Model);
+                let repo = parsed.with_kind(kind);
+                let again = parse_url(&repo.url()).unwrap_or_else(|e| panic!("{url:?} -> {}: {e}", repo.url()));
+                prop_assert_eq!(again.kind.unwrap_or(RepoType::Model), kind);
+                prop_assert_eq!(again.with_kind(kind), repo.clone());
                 prop_assert!(repo.store_name(&"0".repeat(40)).chars().all(|c| c.is_ascii_alphanumeric() || "+-._?=".contains(c)));
                 if let Some(RepoPath::File(path) | RepoPath::Folder(path)) = &parsed.path {
                     prop_assert!(check_paths([path.as_str()]).is_ok(), "{:?} -> {:?}", url, path);

@@ -14,13 +14,9 @@ fn main() {
     let summary: Vec<serde_json::Value> = repos
         .iter()
         .map(|r| {
-            let kind = match r.kind {
-                hub::Kind::Model => "model",
-                hub::Kind::Dataset => "dataset",
-            };
             let refs: serde_json::Map<String, serde_json::Value> =
                 r.refs.iter().map(|(name, sha)| (name.clone(), sha.clone().into())).collect();
-            serde_json::json!({"id": r.id, "kind": kind, "refs": refs})
+            serde_json::json!({"id": r.id, "kind": r.kind.singular(), "refs": refs})
         })
         .collect();
     let hub = hub::Hub::start(repos);

@@ -91,6 +91,7 @@ fn fixtures_are_well_formed() {
     assert_eq!(many.commits[0].files.len(), 1234);
     let all = fixtures::all();
     assert_eq!(all.iter().filter(|r| r.kind == Kind::Dataset).count(), 2);
+    assert_eq!(all.iter().filter(|r| r.kind == Kind::Space).count(), 1);
     let ids: Vec<&String> = all.iter().flat_map(|r| std::iter::once(&r.id).chain(&r.old_ids)).collect();
     assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), ids.len(), "ids are unique");
     assert_eq!(all.iter().filter(|r| r.token.is_some()).count(), 1);
@@ -125,6 +126,10 @@ fn revision_lookup() {
     assert_eq!((r.status, r.header("x-error-code")), (404, "RepoNotFound"));
     let r = get(&format!("{}/api/datasets/acme/tiny-ds/revision/main", hub.endpoint()));
     assert_eq!(r.json()["id"], "acme/tiny-ds");
+    let r = get(&format!("{}/api/spaces/acme/tiny-space/revision/main", hub.endpoint()));
+    assert_eq!(r.json()["id"], "acme/tiny-space");
+    let r = get(&format!("{}/api/models/acme/tiny-space/revision/main", hub.endpoint()));
+    assert_eq!((r.status, r.header("x-error-code")), (404, "RepoNotFound"));
 }
 
 /// Follows `Link: <url>; rel="next"` from `url`; returns the pages.
@@ -259,6 +264,12 @@ fn resolve_regular_files() {
     let r = get(&format!("{}/datasets/acme/tiny-ds/resolve/main/data/extra.json", hub.endpoint()));
     assert_eq!(r.status, 200);
     let r = get(&format!("{}/acme/tiny-ds/resolve/main/data/extra.json", hub.endpoint()));
+    assert_eq!(r.header("x-error-code"), "RepoNotFound");
+
+    let space = fixtures::tiny_space();
+    let r = get(&format!("{}/spaces/acme/tiny-space/resolve/main/app.py", hub.endpoint()));
+    assert_eq!((r.status, r.body()), (200, file(&space, &main_sha(&space), "app.py").content.read().as_slice()));
+    let r = get(&format!("{}/datasets/acme/tiny-space/resolve/main/app.py", hub.endpoint()));
     assert_eq!(r.header("x-error-code"), "RepoNotFound");
 }
 

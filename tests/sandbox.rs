@@ -1,7 +1,7 @@
-//! End to end in the real Nix sandbox: `fetchModel`, `fetchDataset` and `buildCache` from `lib/` built
-//! by Nix with the static nix-hug as builder against the loopback Hub, then the result loaded offline by
-//! `huggingface_hub`, `transformers` and `datasets` (`tests/python/check_cache.py`), and by every client
-//! version of `tests/python/clients/` on a read-only store.
+//! End to end in the real Nix sandbox: `fetchModel`, `fetchDataset`, `fetchSpace` and `buildCache` from
+//! `lib/` built by Nix with the static nix-hug as builder against the loopback Hub, then the result loaded
+//! offline by `huggingface_hub`, `transformers` and `datasets` (`tests/python/check_cache.py`), and by
+//! every client version of `tests/python/clients/` on a read-only store.
 
 mod hub;
 mod python;
@@ -29,15 +29,18 @@ struct Fetch {
 }
 
 fn fetch_locally(hub: &Hub, attr: &'static str, fixture: hub::Repo, commit: usize, filters: Filters) -> Fetch {
-    let kind = if fixture.kind == hub::Kind::Model { RepoType::Model } else { RepoType::Dataset };
-    let repo = Repo::from_id(kind, &fixture.id).unwrap();
+    let repo = Repo::from_id(RepoType::parse(fixture.kind.singular()).unwrap(), &fixture.id).unwrap();
     let commit = fixture.commits[commit].sha.clone();
     let local = tempfile::tempdir().unwrap().keep().join(repo.store_name(&commit));
     let client = Client::new(&hub.endpoint(), None).unwrap();
     let plan = pipeline::plan(&client, &repo, &commit, &filters).unwrap();
     pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&local), Options::default(), &|_| {}).unwrap();
     let hash = nar::sri(&nar::nar_sha256(&local).unwrap());
-    let function = if kind == RepoType::Model { "fetchModel" } else { "fetchDataset" };
+    let function = match repo.kind {
+        RepoType::Model => "fetchModel",
+        RepoType::Dataset => "fetchDataset",
+        RepoType::Space => "fetchSpace",
+    };
     Fetch { attr, function, fixture, commit, filters, local, hash }
 }
 
@@ -91,13 +94,14 @@ fn expectations(fetches: &[&Fetch]) -> serde_json::Value {
         }
         let first = !repos.iter().any(|r| r["repo_id"] == f.fixture.id.as_str());
         repos.retain(|r| !(r["repo_id"] == f.fixture.id.as_str() && r["revision"] == f.commit.as_str()));
-        let (kind, load) = match f.fixture.kind {
-            hub::Kind::Model => ("model", serde_json::json!(if first { "transformers" } else { "" })),
-            hub::Kind::Dataset => ("dataset", serde_json::json!("datasets")),
+        let load = match f.fixture.kind {
+            hub::Kind::Model if first => Some("transformers"),
+            hub::Kind::Dataset => Some("datasets"),
+            _ => None,
         };
         repos.push(serde_json::json!({
-            "repo_id": f.fixture.id, "repo_type": kind, "revision": f.commit, "files": files,
-            "load": if load == "" { serde_json::Value::Null } else { load },
+            "repo_id": f.fixture.id, "repo_type": f.fixture.kind.singular(), "revision": f.commit, "files": files,
+            "load": load,
             "rows": {"train": 4}, "main": first,
         }));
     }
@@ -170,11 +174,14 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         fetch_locally(&hub, "model", fixtures::tiny_bert(), 1, Filters::default()),
         fetch_locally(&hub, "modelV1", fixtures::tiny_bert(), 0, safetensors_only),
         fetch_locally(&hub, "dataset", fixtures::tiny_dataset(), 0, Filters::default()),
+        fetch_locally(&hub, "space", fixtures::tiny_space(), 0, Filters::default()),
     ];
+    // buildCache takes the models and the datasets.
+    let (cached, space) = fetches.split_at(3);
 
     // buildCache with a hash is a self-contained copy: its hash comes from the same merge, done here.
     let merged = tempfile::tempdir().unwrap().keep().join("hf-hub-cache");
-    let locals: Vec<PathBuf> = fetches.iter().map(|f| f.local.clone()).collect();
+    let locals: Vec<PathBuf> = cached.iter().map(|f| f.local.clone()).collect();
     layout::merge(&locals, &merged, Merge::Copy).unwrap();
     let merged_hash = nar::sri(&nar::nar_sha256(&merged).unwrap());
     let extra = format!(
@@ -216,7 +223,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     assert!(err.contains("hash mismatch in fixed-output derivation"), "{err}");
     assert!(err.contains(&format!("got:    {}", fetches[0].hash)), "Nix names the right hash:\n{err}");
 
-    let expect = expectations(&fetches.iter().collect::<Vec<_>>());
+    let expect = expectations(&cached.iter().collect::<Vec<_>>());
     let cache = nix_build(&file, "cache").unwrap();
     record("cache", &cache);
     let target = std::fs::read_link(
@@ -230,9 +237,14 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     );
     check_with_python(&cache, &expect);
     let model = nix_build(&file, "model").unwrap();
+    let space_path = nix_build(&file, "space").unwrap();
+    let space_expect = expectations(&[&space[0]]);
+    assert!(Path::new(&space_path).join("spaces--acme--tiny-space/refs/main").is_file(), "{space_path}");
+    check_with_python(&space_path, &space_expect);
     python::check_with_clients(&[
         ("buildCache", &cache, &expect),
         ("fetchModel", &model, &expectations(&[&fetches[0]])),
+        ("fetchSpace", &space_path, &space_expect),
     ]);
 
     let copy = nix_build(&file, "cacheCopy").unwrap_or_else(|e| panic!("building cacheCopy:\n{e}"));

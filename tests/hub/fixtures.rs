@@ -1,5 +1,6 @@
 //! The fixture repos, built in code so that every run serves the same bytes. The model and the
-//! dataset are real enough for `transformers` and `datasets` to load from the fetched cache.
+//! dataset are real enough for `transformers` and `datasets` to load from the fetched cache; the space
+//! is a small Gradio app.
 
 use super::{Commit, File, Kind, Repo, fake_sha};
 use serde_json::json;
@@ -76,6 +77,24 @@ pub fn tiny_dataset() -> Repo {
     )
 }
 
+/// Space `acme/tiny-space`: a Gradio app whose images are LFS files.
+pub fn tiny_space() -> Repo {
+    let readme = "---\ntitle: Tiny space\nsdk: gradio\nsdk_version: 5.0.0\napp_file: app.py\n---\n# tiny-space\n";
+    let app = "import gradio as gr\n\ngr.Interface(fn=str.upper, inputs=\"text\", outputs=\"text\").launch()\n";
+    single_commit(
+        Kind::Space,
+        "acme/tiny-space",
+        "tiny-space-1",
+        vec![
+            File::new("README.md", readme),
+            File::new("app.py", app),
+            File::new("requirements.txt", "gradio\n"),
+            File::lfs("assets/logo.png", noise(500)),
+            File::lfs("examples/cat.png", noise(2000)),
+        ],
+    )
+}
+
 /// Model `acme/many-files`: 1,234 files in `dNN/sN/` folders, more than one tree page.
 pub fn many_files() -> Repo {
     let files = (0..1234)
@@ -135,7 +154,7 @@ pub fn squad() -> Repo {
 }
 
 pub fn all() -> Vec<Repo> {
-    vec![tiny_bert(), tiny_dataset(), many_files(), gated(), gpt2(), squad()]
+    vec![tiny_bert(), tiny_dataset(), tiny_space(), many_files(), gated(), gpt2(), squad()]
 }
 
 fn single_commit(kind: Kind, id: &str, seed: &str, files: Vec<File>) -> Repo {

@@ -63,6 +63,7 @@ impl Mode {
 pub enum Kind {
     Model,
     Dataset,
+    Space,
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +164,7 @@ impl Kind {
         match s {
             "models" => Some(Kind::Model),
             "datasets" => Some(Kind::Dataset),
+            "spaces" => Some(Kind::Space),
             _ => None,
         }
     }
@@ -171,13 +173,16 @@ impl Kind {
         match self {
             Kind::Model => "models",
             Kind::Dataset => "datasets",
+            Kind::Space => "spaces",
         }
     }
 
-    fn singular(self) -> &'static str {
+    /// `model`, `dataset` or `space`, as nix-hug's repo types are spelled.
+    pub fn singular(self) -> &'static str {
         match self {
             Kind::Model => "model",
             Kind::Dataset => "dataset",
+            Kind::Space => "space",
         }
     }
 
@@ -185,6 +190,7 @@ impl Kind {
         match self {
             Kind::Model => "",
             Kind::Dataset => "datasets/",
+            Kind::Space => "spaces/",
         }
     }
 }
@@ -579,11 +585,11 @@ fn respond<'a>(state: &'a State, role: Role, head: &Head) -> (Response<'a>, Opti
 /// Which part of the API host a request is for.
 #[derive(Clone, Copy, PartialEq)]
 enum Route {
-    /// `/api/{models,datasets}/<id>/…`: info, revision, tree.
+    /// `/api/{models,datasets,spaces}/<id>/…`: info, revision, tree.
     Api,
-    /// `/[datasets/]<id>/resolve/<rev>/<path>`.
+    /// `/[datasets/|spaces/]<id>/resolve/<rev>/<path>`.
     Resolve,
-    /// `/api/resolve-cache/{models,datasets}/<id>/<commit>/<path>`: where the real Hub sends small files.
+    /// `/api/resolve-cache/{models,datasets,spaces}/<id>/<commit>/<path>`: where the real Hub sends small files.
     ResolveCache,
 }
 
@@ -628,7 +634,7 @@ impl State {
                 (Route::ResolveCache, Kind::from_plural(t), rest)
             }
             [api, t, rest @ ..] if api == "api" => (Route::Api, Kind::from_plural(t), rest),
-            [t, rest @ ..] if t == "datasets" => (Route::Resolve, Some(Kind::Dataset), rest),
+            [t, rest @ ..] if t == "datasets" || t == "spaces" => (Route::Resolve, Kind::from_plural(t), rest),
             rest => (Route::Resolve, Some(Kind::Model), rest),
         };
         let Some((repo, asked, tail)) = kind.and_then(|kind| self.find(kind, rest)) else {

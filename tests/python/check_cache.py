@@ -11,7 +11,7 @@ EXPECT.json:
     {"read_only": true,                          # optional: the cache must be on a read-only mount
      "writes": ["version.txt"],                  # optional: the only writes the client is known to try
      "repos": [{"repo_id": "acme/tiny-bert",
-                "repo_type": "model",            # or "dataset"
+                "repo_type": "model",            # or "dataset" or "space"
                 "revision": "<40 hex commit>",
                 "files": {"<path>": "<sha256 hex>", ...},   # exactly the files of the snapshot
                 "load": "transformers",          # or "datasets" or null
@@ -109,8 +109,8 @@ def load_expect(path):
         expected = json.load(f)
     for repo in expected["repos"]:
         rid = repo.get("repo_id", "?")
-        if repo.get("repo_type") not in ("model", "dataset"):
-            die(f"{rid}: repo_type must be 'model' or 'dataset'")
+        if repo.get("repo_type") not in ("model", "dataset", "space"):
+            die(f"{rid}: repo_type must be 'model', 'dataset' or 'space'")
         if not re.fullmatch(r"[0-9a-f]{40}", repo.get("revision", "")):
             die(f"{rid}: revision must be 40 lowercase hex characters")
         if not repo.get("files"):

@@ -141,7 +141,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub repo_id: String,
-    /// `model` or `dataset`.
+    /// `model`, `dataset` or `space`.
     #[serde(rename = "type")]
     pub kind: String,
     pub rev: String,
@@ -563,11 +563,14 @@ mod tests {
             at("dataset", "acme/bert", 'd', Filters::default(), "2026-04-01T00:00:00Z"),
             at("dataset", "acme/squad", 'e', Filters::default(), "2026-01-01T00:00:00Z"),
             at("model", "acme/bert-large", 'f', Filters::default(), "2026-01-01T00:00:00Z"),
+            at("space", "acme/bert", 'g', Filters::default(), "2026-05-01T00:00:00Z"),
         ];
         let revs = |found: Vec<&Entry>| found.iter().map(|e| e.rev.chars().next().unwrap()).collect::<String>();
         assert_eq!(revs(matching(&entries, &url("acme/bert"), None)), "abc", "a bare org/repo: models first");
         assert_eq!(revs(matching(&entries, &url("hf:acme/bert"), None)), "abc");
         assert_eq!(revs(matching(&entries, &url("datasets/acme/bert"), None)), "d");
+        assert_eq!(revs(matching(&entries, &url("spaces/acme/bert"), None)), "g");
+        assert_eq!(revs(matching(&entries, &url("https://hf.co/spaces/acme/bert/tree/main"), Some("main"))), "g");
         assert_eq!(revs(matching(&entries, &url("acme/squad"), None)), "e", "else datasets");
         assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("bb"))), "b", "a commit prefix");
         assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("CCCC"))), "c");
@@ -608,6 +611,7 @@ mod tests {
             at("dataset", "acme/squad", '1', st, "").label(),
             "datasets/acme/squad@1111111 (include *.safetensors, exclude onnx/*)"
         );
+        assert_eq!(at("space", "acme/app", '2', Filters::default(), "").label(), "spaces/acme/app@2222222");
         let by_hand = Filters { include: vec![r"model-0000[1-3]\.bin|.*\.gguf".into()], ..Filters::default() };
         assert_eq!(
             at("model", "acme/bert", '0', by_hand, "").label(),

@@ -161,8 +161,8 @@ pub fn on_repo<T>(hub: &Hub, url: &RepoUrl, op: impl Fn(&Repo) -> Result<T>) -> 
         _ => Err(Error::new(
             Kind::NotFound,
             format!(
-                "neither a model nor a dataset {} exists at {} (a private or gated repo needs a token \
-                 with access: set HF_TOKEN or log in with `hf auth login`)",
+                "neither a model nor a dataset {} exists at {} (a space's URL starts with spaces/; a private \
+                 or gated repo needs a token with access: set HF_TOKEN or log in with `hf auth login`)",
                 url.id,
                 hub.endpoint()
             ),

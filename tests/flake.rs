@@ -85,7 +85,7 @@ fn the_flake_checks_builds_and_runs() {
     let show = ok(&mut nix_flake(&["flake", "show", &flake], &overrides));
     assert!(show.contains("nix-hug") && show.contains("lib"), "{show}");
     let lib = ok(&mut nix_flake(&["eval", &format!("{flake}#lib.{SYSTEM}")], &overrides));
-    for function in ["fetchModel", "fetchDataset", "buildCache"] {
+    for function in ["fetchModel", "fetchDataset", "fetchSpace", "buildCache"] {
         assert!(lib.contains(function), "{lib}");
     }
     let do_check = ok(&mut nix_flake(&["eval", &format!("{flake}#nix-hug.doCheck")], &overrides));

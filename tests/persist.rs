@@ -195,8 +195,8 @@ fn an_export_survives_garbage_collection() {
     env.assert_tmp_clean();
 }
 
-/// `import --all` puts back every export; an output whose copy Nix refuses (a flipped byte) is reported
-/// by name, the others are still imported, and the exit code is 1.
+/// `import --all` puts back every export (a model, a dataset and a space); an output whose copy Nix
+/// refuses (a flipped byte) is reported by name, the others are still imported, and the exit code is 1.
 #[test]
 #[ignore = "needs nix"]
 fn import_all_goes_on_past_a_refused_output() {
@@ -204,21 +204,28 @@ fn import_all_goes_on_past_a_refused_output() {
     let env = Env::new(&hub);
     env.run(&["export", "acme/tiny-bert", "--ref", "v1.0", "--file", "README.md"]).ok();
     env.run(&["export", "datasets/acme/tiny-ds", "--file", "data/extra.json"]).ok();
-    let (model, dataset) = (env.exported("acme/tiny-bert"), env.exported("acme/tiny-ds"));
+    env.run(&["export", "spaces/acme/tiny-space", "--exclude", "*.png"]).ok();
+    let (model, dataset, space) =
+        (env.exported("acme/tiny-bert"), env.exported("acme/tiny-ds"), env.exported("acme/tiny-space"));
+    assert!(space.ends_with(&format!("-hf-space-acme-tiny-space-{}", fixtures::tiny_space().commits[0].sha)));
+    assert!(env.ls_line("acme/tiny-space").contains("  space  "), "{}", env.ls_line("acme/tiny-space"));
     drop(hub);
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
 
-    support::forget(&model);
-    support::forget(&dataset);
+    for path in [&model, &dataset, &space] {
+        support::forget(path);
+    }
     let all = env.run(&["import", "--all"]).ok();
-    let mut printed: Vec<&str> = all.stdout.lines().collect();
-    printed.sort();
-    let mut want = [model.as_str(), dataset.as_str()];
-    want.sort();
-    assert_eq!(printed, want);
-    assert!(valid(&model) && valid(&dataset));
+    assert_eq!(sorted(&all.stdout), sorted(&format!("{model}\n{dataset}\n{space}\n")));
+    assert!(valid(&model) && valid(&dataset) && valid(&space));
 
-    support::forget(&model);
-    support::forget(&dataset);
+    for path in [&model, &dataset, &space] {
+        support::forget(path);
+    }
     let nar = narinfo(&env.persist, &model);
     let nar = env.persist.join(nar.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap());
     let mut bytes = std::fs::read(&nar).unwrap();
@@ -228,13 +235,13 @@ fn import_all_goes_on_past_a_refused_output() {
 
     let run = env.run(&["import", "--all"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(run.stdout, format!("{dataset}\n"));
+    assert_eq!(sorted(&run.stdout), sorted(&format!("{dataset}\n{space}\n")));
     let label = format!("acme/tiny-bert@{}", &model.rsplit('-').next().unwrap()[..7]);
     assert!(run.stderr.contains(&format!("nix-hug: error: importing {label} (files README.md): ")), "{}", run.stderr);
     assert!(run.stderr.contains("hash mismatch"), "{}", run.stderr);
     let last = run.stderr.lines().last().unwrap();
-    assert_eq!(last, format!("nix-hug: error: 1 of 2 exports could not be imported: {label} (files README.md)"));
-    assert!(valid(&dataset) && !valid(&model));
+    assert_eq!(last, format!("nix-hug: error: 1 of 3 exports could not be imported: {label} (files README.md)"));
+    assert!(valid(&dataset) && valid(&space) && !valid(&model));
 }
 
 /// With auto-persist, `fetch` exports what it downloads; once that output is collected, the same

@@ -480,14 +480,15 @@ let
     {
       models ? [ ],
       datasets ? [ ],
+      spaces ? [ ],
       hash ? null,
     }:
     let
       misplaced = kind: filter (x: isAttrs x && x ? repoType && x.repoType != kind);
-      wrong = misplaced "model" models ++ misplaced "dataset" datasets;
+      wrong = misplaced "model" models ++ misplaced "dataset" datasets ++ misplaced "space" spaces;
     in
-    if !(isList models && isList datasets) then
-      throw "nix-hug: buildCache: models and datasets must be lists"
+    if !(isList models && isList datasets && isList spaces) then
+      throw "nix-hug: buildCache: models, datasets and spaces must be lists"
     else if wrong != [ ] then
       throw "nix-hug: buildCache: ${(head wrong).repoId} is a ${(head wrong).repoType}; list it in ${(head wrong).repoType}s"
     else if !(hash == null || validHash hash) then
@@ -498,7 +499,7 @@ let
           name = "hf-hub-cache";
           inherit system builder;
           args = [ "__cache" ];
-          inputs = models ++ datasets;
+          inputs = models ++ datasets ++ spaces;
         }
         // (
           if hash == null then

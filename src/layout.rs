@@ -286,7 +286,7 @@ fn read_commits(inputs: &[PathBuf]) -> Result<Vec<Commit>> {
     for input in inputs {
         let mut folders: Vec<String> = read_names(input)?
             .into_iter()
-            .filter(|n| n.starts_with("models--") || n.starts_with("datasets--"))
+            .filter(|n| ["models--", "datasets--", "spaces--"].iter().any(|kind| n.starts_with(kind)))
             .collect();
         folders.sort();
         for folder in folders {

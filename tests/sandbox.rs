@@ -176,7 +176,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         fetch_locally(&hub, "dataset", fixtures::tiny_dataset(), 0, Filters::default()),
         fetch_locally(&hub, "space", fixtures::tiny_space(), 0, Filters::default()),
     ];
-    // buildCache takes the models and the datasets.
+    // The linked cache takes everything; the copy the models and the dataset, as it has since before spaces.
     let (cached, space) = fetches.split_at(3);
 
     // buildCache with a hash is a self-contained copy: its hash comes from the same merge, done here.
@@ -185,7 +185,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     layout::merge(&locals, &merged, Merge::Copy).unwrap();
     let merged_hash = nar::sri(&nar::nar_sha256(&merged).unwrap());
     let extra = format!(
-        "  cache = lib.buildCache {{ models = [ model modelV1 ]; datasets = [ dataset ]; }};\n  \
+        "  cache = lib.buildCache {{ models = [ model modelV1 ]; datasets = [ dataset ]; spaces = [ space ]; }};\n  \
          cacheCopy = lib.buildCache {{ models = [ model modelV1 ]; datasets = [ dataset ]; hash = \"{merged_hash}\"; }};\n  \
          wrong = lib.fetchModel {{ url = \"acme/tiny-bert\"; rev = \"{}\"; fileTreeHash = \"{}\"; endpoint = {}; }};\n",
         fetches[0].commit,
@@ -224,6 +224,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     assert!(err.contains(&format!("got:    {}", fetches[0].hash)), "Nix names the right hash:\n{err}");
 
     let expect = expectations(&cached.iter().collect::<Vec<_>>());
+    let expect_all = expectations(&fetches.iter().collect::<Vec<_>>());
     let cache = nix_build(&file, "cache").unwrap();
     record("cache", &cache);
     let target = std::fs::read_link(
@@ -235,14 +236,14 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         std::fs::read_to_string(Path::new(&cache).join("models--acme--tiny-bert/refs/main")).unwrap(),
         fetches[0].commit
     );
-    check_with_python(&cache, &expect);
+    check_with_python(&cache, &expect_all);
     let model = nix_build(&file, "model").unwrap();
     let space_path = nix_build(&file, "space").unwrap();
     let space_expect = expectations(&[&space[0]]);
     assert!(Path::new(&space_path).join("spaces--acme--tiny-space/refs/main").is_file(), "{space_path}");
     check_with_python(&space_path, &space_expect);
     python::check_with_clients(&[
-        ("buildCache", &cache, &expect),
+        ("buildCache", &cache, &expect_all),
         ("fetchModel", &model, &expectations(&[&fetches[0]])),
         ("fetchSpace", &space_path, &space_expect),
     ]);

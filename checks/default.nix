@@ -65,8 +65,8 @@ let
   firstOf = xs: if xs == [ ] then [ ] else [ (builtins.head xs) ];
   dashed = c: if c.org == null then c.repo else "${c.org}-${c.repo}";
   # A case with `error` is refused (its text is the CLI's reason; here it only has to throw). One with
-  # a `file` or `folder` parses, but the fetch functions want that as filters.
-  names = c: !(c ? error || c ? file || c ? folder);
+  # a `file`, a `folder` or a `quant` parses, but the fetch functions want that as filters.
+  names = c: !(c ? error || c ? file || c ? folder || c ? quant);
   typed = filter (c: names c && c.type != null) urls.cases;
 
   urlChecks = concatLists (
@@ -85,6 +85,7 @@ let
             repoId = if c.org == null then c.repo else "${c.org}/${c.repo}";
             file = c.file or null;
             folder = c.folder or null;
+            quant = c.quant or null;
           })
         ]
         ++ (

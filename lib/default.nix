@@ -161,13 +161,16 @@ let
     else
       r;
 
-  # The segments of `[org/]name`; a space always has an owner.
+  # The segments of `[org/]name[:QUANT]` (llama.cpp's way of naming the GGUF files of a quant); a
+  # space always has an owner.
   parseId =
     type: segments:
     let
       n = length segments;
       org = if n == 2 then head segments else null;
-      repo = elemAt segments (n - 1);
+      tagged = match "([^:]*):(.*)" (elemAt segments (n - 1));
+      repo = if tagged == null then elemAt segments (n - 1) else head tagged;
+      quant = if tagged == null then null else elemAt tagged 1;
       rules = "letters, digits, '-', '_' and '.', starting and ending with a letter or digit, without '--' or '..', at most 96 characters";
     in
     if segments == [ "" ] then
@@ -186,11 +189,17 @@ let
       { error = "invalid owner ${toJSON org} (${rules})"; }
     else if !validName repo then
       { error = "invalid name ${toJSON repo} (${rules})"; }
+    else if quant == "" then
+      { error = "no quant after ':' (as in org/repo:Q4_K_M)"; }
+    else if quant != null && match "[A-Za-z0-9_-]+" quant == null then
+      { error = "invalid quant ${toJSON quant} (letters, digits, '_' and '-', as in Q4_K_M)"; }
     else
       {
-        inherit org repo;
+        inherit org repo quant;
         repoId = if org == null then repo else "${org}/${repo}";
       };
+
+  noQuant = type: "a :QUANT chooses the GGUF files of a model; ${type}s have none";
 
   # `hf:org/name`, `datasets/org/name`, `spaces/org/name`, `org/name`: an id and nothing else.
   idOnly =
@@ -203,10 +212,13 @@ let
       { error = "/tree, /blob and /resolve are understood only in a huggingface.co URL"; }
     else if r ? error then
       r
+    else if r.quant != null && type != null && type != "model" then
+      { error = noQuant type; }
     else
       r
       // {
-        inherit type;
+        # A quant is a model's.
+        type = if r.quant != null then "model" else type;
         ref = null;
         file = null;
         folder = null;
@@ -275,6 +287,12 @@ let
         in
         if id ? error then
           id
+        else if id.quant != null && type != "model" then
+          { error = noQuant type; }
+        else if id.quant != null && n < length segments then
+          {
+            error = "a :QUANT ends the repository's URL, with no /tree, /blob or /resolve after it (a ref goes in --ref)";
+          }
         else if page ? error then
           page
         else
@@ -449,6 +467,12 @@ let
           else
             "include = [ ${toJSON (escapeRegex u.folder + "/.*")} ];"
         } }; instead"
+      )
+    # The files of a quant are known from the listing of the Hub, which evaluation does not ask.
+    else if u.quant != null then
+      throw (
+        "nix-hug: ${fn}: ${toJSON url} names the GGUF quant ${u.quant}, which nix-hug fetch turns into "
+        + "its files; run `nix-hug fetch ${url}` and write the url and filters.files it prints"
       )
     else if !(isString rev && match "[0-9a-f]{40}" rev != null) then
       throw (

@@ -108,12 +108,15 @@ impl fmt::Display for Repo {
     }
 }
 
-/// What a user's URL says: the repo id, its type when the form tells it, a ref from `/tree/REF`,
-/// `/blob/REF` or `/resolve/REF`, and the file or folder the rest of such a URL names.
+/// What a user's URL says: the repo id, its type when the form tells it, the GGUF quant of
+/// `org/repo:QUANT`, a ref from `/tree/REF`, `/blob/REF` or `/resolve/REF`, and the file or folder the
+/// rest of such a URL names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoUrl {
     pub kind: Option<RepoType>,
     pub id: String,
+    /// As written (`q4_k_m`); `gguf` compares quants in any case.
+    pub quant: Option<String>,
     pub rev: Option<String>,
     pub path: Option<RepoPath>,
 }
@@ -172,14 +175,41 @@ fn parse(url: &str) -> Result<RepoUrl, String> {
     }
 }
 
-/// `org/name` alone, as in `hf:org/name`, `datasets/org/name` or `spaces/org/name`.
+/// `org/name` alone, as in `hf:org/name`, `datasets/org/name` or `spaces/org/name`, and its `:QUANT`.
 fn id_only(kind: Option<RepoType>, id: &str) -> Result<RepoUrl, String> {
     let parts: Vec<&str> = id.split('/').collect();
     if parts.len() > 2 && parts[1..].iter().any(|p| PAGES.contains(p)) {
         return Err("/tree, /blob and /resolve are understood only in a huggingface.co URL".into());
     }
+    let (id, quant) = split_quant(id)?;
     check_id(kind, id)?;
-    Ok(RepoUrl { kind, id: id.to_owned(), rev: None, path: None })
+    Ok(RepoUrl { kind: quant_kind(kind, &quant)?, id: id.to_owned(), rev: None, path: None, quant })
+}
+
+/// `org/name:QUANT`, llama.cpp's way of naming the GGUF files of a quant, in two; a colon before the
+/// last `/` is left to the id, which refuses it.
+fn split_quant(id: &str) -> Result<(&str, Option<String>), String> {
+    let Some((id, quant)) = id.split_once(':').filter(|(_, quant)| !quant.contains('/')) else {
+        return Ok((id, None));
+    };
+    if quant.is_empty() {
+        return Err("no quant after ':' (as in org/repo:Q4_K_M)".into());
+    }
+    if !quant.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("invalid quant {quant:?} (letters, digits, '_' and '-', as in Q4_K_M)"));
+    }
+    Ok((id, Some(quant.to_owned())))
+}
+
+/// A quant is a model's: it makes a bare `org/name` a model, and a dataset's or a space's URL wrong.
+fn quant_kind(kind: Option<RepoType>, quant: &Option<String>) -> Result<Option<RepoType>, String> {
+    match (kind, quant) {
+        (Some(kind), Some(_)) if kind != RepoType::Model => {
+            Err(format!("a :QUANT chooses the GGUF files of a model; {} have none", kind.plural()))
+        }
+        (None, Some(_)) => Ok(Some(RepoType::Model)),
+        (kind, _) => Ok(kind),
+    }
 }
 
 /// What follows the host of a web URL: `/[datasets/|spaces/]ID[/PAGE/REF[/PATH]][/][?QUERY][#FRAGMENT]`.
@@ -201,9 +231,17 @@ fn web(rest: &str) -> Result<RepoUrl, String> {
     }
     let split_at = |n: usize| -> Result<RepoUrl, String> {
         let id = segments[..n].join("/");
-        check_id(Some(kind), &id)?;
+        let (id, quant) = split_quant(&id)?;
+        check_id(Some(kind), id)?;
+        if quant.is_some() && n < segments.len() {
+            return Err(
+                "a :QUANT ends the repository's URL, with no /tree, /blob or /resolve after it (a ref goes in --ref)"
+                    .into(),
+            );
+        }
+        let kind = quant_kind(Some(kind), &quant)?;
         let (rev, path) = page(&segments[n..])?;
-        Ok(RepoUrl { kind: Some(kind), id, rev, path })
+        Ok(RepoUrl { kind, id: id.to_owned(), rev, path, quant })
     };
     // `acme/tree` is acme's repo "tree" and `acme/tree/tree/main` that repo at main, but `gpt2/tree/main`
     // is the legacy gpt2 at main: an id of two segments when the rest reads as a page, else of one.
@@ -343,6 +381,7 @@ mod tests {
         rev: Option<String>,
         file: Option<String>,
         folder: Option<String>,
+        quant: Option<String>,
         name: Option<String>,
     }
 
@@ -368,7 +407,7 @@ mod tests {
                 _ => panic!("{:?}: a file or a folder, not both", case.url),
             };
             let kind = case.kind.map(|k| RepoType::parse(&k).unwrap());
-            assert_eq!(parsed, RepoUrl { kind, id, rev: case.rev, path }, "{:?}", case.url);
+            assert_eq!(parsed, RepoUrl { kind, id, rev: case.rev, path, quant: case.quant }, "{:?}", case.url);
             let name = parsed.kind.map(|k| parsed.with_kind(k).store_name(&vectors.rev));
             assert_eq!(name, case.name, "{:?}", case.url);
             if let Some(name) = &name {

@@ -14,7 +14,7 @@ proptest! {
     #[test]
     fn urls(url in prop_oneof![
         any::<String>(),
-        "(https://(huggingface|hf)\\.co/|hf:|hf-datasets:|hf-spaces:|datasets/|spaces/)?[A-Za-z0-9._/%-]{0,40}(/tree/[a-z0-9%./]{0,12})?/?",
+        "(https://(huggingface|hf)\\.co/|hf:|hf-datasets:|hf-spaces:|datasets/|spaces/)?[A-Za-z0-9._/%-]{0,40}(:[A-Za-z0-9_ :/-]{0,8})?(/tree/[a-z0-9%./]{0,12})?/?",
         "((https?://)?(huggingface|hf)\\.co/)?(datasets/|spaces/)?[a-z.-]{0,6}(/[a-z.-]{0,6})?\
          (/(tree|blob|resolve|x)(/[a-z0-9%]{0,8}){0,4})?/?([?#][a-z=/?#]{0,6})?",
         "https://hf\\.co/a/b/(tree|blob|resolve)(/(\\.|%2[eE]|%2[fF]|%5[cC]|%[0-9A-Fa-f]{0,2}|[a-z ]|\\\\|\\PC){0,3}){1,4}/?",
@@ -30,6 +30,10 @@ proptest! {
                 if let Some(RepoPath::File(path) | RepoPath::Folder(path)) = &parsed.path {
                     prop_assert!(check_paths([path.as_str()]).is_ok(), "{:?} -> {:?}", url, path);
                     prop_assert!(!path.chars().any(|c| c.is_ascii_control()), "{:?} -> {:?}", url, path);
+                }
+                if let Some(quant) = &parsed.quant {
+                    prop_assert!(!quant.is_empty() && quant.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)), "{:?} -> {:?}", url, quant);
+                    prop_assert_eq!(parsed.kind, Some(RepoType::Model), "{:?}: a quant is a model's", url);
                 }
                 if let Some(rev) = &parsed.rev {
                     prop_assert!(!rev.is_empty() && rev.chars().all(|c| c.is_ascii_graphic()), "{:?} -> {:?}", url, rev);

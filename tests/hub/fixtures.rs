@@ -153,8 +153,37 @@ pub fn squad() -> Repo {
     Repo { old_ids: vec!["squad".into()], ..single_commit(Kind::Dataset, "rajpurkar/squad", "squad-1", files) }
 }
 
+/// A GGUF file of `fixtures/gguf/`, written by `tests/python/make_gguf.py`, as an LFS file at `path`.
+macro_rules! gguf {
+    ($repo:literal, $path:literal) => {
+        File::lfs($path, include_bytes!(concat!("fixtures/gguf/", $repo, "/", $path)).as_slice())
+    };
+}
+
+/// Model `acme/tiny-gguf`: three quants, one of them split in three shards in a folder of its own, and
+/// two multimodal projectors, as llama.cpp repos have them.
+pub fn tiny_gguf() -> Repo {
+    let files = vec![
+        File::new("README.md", "---\nlibrary_name: gguf\n---\n# tiny-gguf\n"),
+        gguf!("tiny-gguf", "tiny-IQ2_XS.gguf"),
+        gguf!("tiny-gguf", "tiny-Q8_0.gguf"),
+        gguf!("tiny-gguf", "Q4_K_M/tiny-Q4_K_M-00001-of-00003.gguf"),
+        gguf!("tiny-gguf", "Q4_K_M/tiny-Q4_K_M-00002-of-00003.gguf"),
+        gguf!("tiny-gguf", "Q4_K_M/tiny-Q4_K_M-00003-of-00003.gguf"),
+        gguf!("tiny-gguf", "mmproj-BF16.gguf"),
+        gguf!("tiny-gguf", "mmproj-F16.gguf"),
+    ];
+    single_commit(Kind::Model, "acme/tiny-gguf", "tiny-gguf-1", files)
+}
+
+/// Model `acme/one-gguf`: one quant, no multimodal projector.
+pub fn one_gguf() -> Repo {
+    let files = vec![File::new("README.md", "# one-gguf\n"), gguf!("one-gguf", "one-Q8_0.gguf")];
+    single_commit(Kind::Model, "acme/one-gguf", "one-gguf-1", files)
+}
+
 pub fn all() -> Vec<Repo> {
-    vec![tiny_bert(), tiny_dataset(), tiny_space(), many_files(), gated(), gpt2(), squad()]
+    vec![tiny_bert(), tiny_dataset(), tiny_space(), many_files(), gated(), gpt2(), squad(), tiny_gguf(), one_gguf()]
 }
 
 fn single_commit(kind: Kind, id: &str, seed: &str, files: Vec<File>) -> Repo {

@@ -13,7 +13,7 @@ use crate::filter::{Filters, regex_to_glob};
 use crate::render::FetchResult;
 use crate::repo::{Repo, RepoType, RepoUrl};
 use crate::tempdir::TempDir;
-use crate::{info, nix};
+use crate::{gguf, info, nix};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -193,8 +193,8 @@ pub fn describe_filters(filters: &Filters) -> String {
 }
 
 /// The entries of the repository `url` names, at commits starting with `rev` or exported as the ref `rev`,
-/// when given. A bare `org/repo` names models if any entry is one, else datasets, as `fetch` looks it
-/// up on the Hub.
+/// when given, and of the URL's `:QUANT` if it has one. A bare `org/repo` names models if any entry is
+/// one, else datasets, as `fetch` looks it up on the Hub.
 pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> Vec<&'a Entry> {
     let prefix = rev.map(str::to_ascii_lowercase);
     let at = |e: &&Entry| match (rev, &prefix) {
@@ -206,10 +206,17 @@ pub fn matching<'a>(entries: &'a [Entry], url: &RepoUrl, rev: Option<&str>) -> V
         .into_iter()
         .map(|kind| {
             let of = |e: &&Entry| e.repo_id == url.id && e.kind == kind.as_str();
-            entries.iter().filter(of).filter(at).collect()
+            let quant = |e: &&Entry| url.quant.as_deref().is_none_or(|quant| of_quant(&e.filters, quant));
+            entries.iter().filter(of).filter(at).filter(quant).collect()
         })
         .find(|found: &Vec<&Entry>| !found.is_empty())
         .unwrap_or_default()
+}
+
+/// Whether the files of an export are those of a GGUF quant: a model of that quant is among them.
+fn of_quant(filters: &Filters, quant: &str) -> bool {
+    let names = filters.files.iter().filter_map(|f| gguf::Name::parse(f));
+    names.filter(|n| !n.mmproj).any(|n| n.quant.is_some_and(|q| q.eq_ignore_ascii_case(quant)))
 }
 
 /// The export of the repository `url` names at `commit`, with the same filters: what `fetch` uses
@@ -579,6 +586,18 @@ mod tests {
         assert_eq!(revs(matching(&entries, &url("acme/nothing"), None)), "");
 
         assert_eq!(revs(matching(&entries, &url("acme/bert"), Some("v1.0"))), "a", "a ref it was exported as");
+
+        let files =
+            |files: &[&str]| Filters { files: files.iter().map(|f| f.to_string()).collect(), ..Filters::default() };
+        let ggufs = [
+            at("model", "acme/gguf", 'a', files(&["m-Q8_0.gguf", "mmproj-F16.gguf"]), "2026-01-01T00:00:00Z"),
+            at("model", "acme/gguf", 'b', files(&["Q4_K_M/m-Q4_K_M-00001-of-00002.gguf"]), "2026-01-01T00:00:00Z"),
+            at("model", "acme/gguf", 'c', Filters::default(), "2026-01-01T00:00:00Z"),
+        ];
+        assert_eq!(revs(matching(&ggufs, &url("acme/gguf:q4_k_m"), None)), "b", "the exports of a quant");
+        assert_eq!(revs(matching(&ggufs, &url("acme/gguf:Q8_0"), None)), "a");
+        assert_eq!(revs(matching(&ggufs, &url("acme/gguf:F16"), None)), "", "an mmproj is no model");
+        assert_eq!(revs(matching(&ggufs, &url("acme/gguf"), None)), "abc");
 
         let first = |e: Option<&Entry>| e.map(|e| e.rev.chars().next().unwrap());
         let at = |u: &str, c: char, f: &Filters| first(exported_at(&entries, &url(u), &c.to_string().repeat(40), f));

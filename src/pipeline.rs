@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub struct Plan {
     pub repo: Repo,
     pub commit: String,
+    /// The filters that chose the files.
+    pub filters: Filters,
     /// Files the filters take, in listing order.
     pub files: Vec<Entry>,
     /// Files the filters leave out.
@@ -36,22 +38,36 @@ impl Plan {
 
     /// `org/name@abcdef1`, the context of every error of this fetch.
     pub fn label(&self) -> String {
-        format!("{}@{}", self.repo, &self.commit[..7.min(self.commit.len())])
+        label(&self.repo, &self.commit)
     }
 }
 
+/// `org/name@abcdef1`.
+pub fn label(repo: &Repo, commit: &str) -> String {
+    format!("{repo}@{}", &commit[..7.min(commit.len())])
+}
+
 pub fn plan(hub: &Hub, repo: &Repo, commit: &str, filters: &Filters) -> Result<Plan> {
-    let label = format!("{repo}@{}", &commit[..7.min(commit.len())]);
+    choose(repo, commit, list(hub, repo, commit)?, filters)
+}
+
+/// The tree of `repo` at `commit`, refused if any path is unsafe.
+pub fn list(hub: &Hub, repo: &Repo, commit: &str) -> Result<Vec<Entry>> {
+    let listed = hub.tree(repo, commit).with_context(|| label(repo, commit))?;
+    check_paths(listed.iter().map(|e| e.path.as_str())).with_context(|| label(repo, commit))?;
+    Ok(listed)
+}
+
+/// The plan of the files `filters` take from `listed`.
+pub fn choose(repo: &Repo, commit: &str, listed: Vec<Entry>, filters: &Filters) -> Result<Plan> {
     let selector = filters.compile()?;
-    let listed = hub.tree(repo, commit).with_context(|| label.clone())?;
-    check_paths(listed.iter().map(|e| e.path.as_str())).with_context(|| label.clone())?;
     let missing = selector.missing(&listed.iter().map(|e| e.path.as_str()).collect::<HashSet<_>>());
     if !missing.is_empty() {
         let message = format!("no such file at this commit: {}", missing.join(", "));
-        return Err(Error::new(Kind::NotFound, message).context(label));
+        return Err(Error::new(Kind::NotFound, message).context(label(repo, commit)));
     }
     let (files, skipped) = listed.into_iter().partition(|e| selector.takes(&e.path, e.lfs.is_some()));
-    Ok(Plan { repo: repo.clone(), commit: commit.to_owned(), files, skipped })
+    Ok(Plan { repo: repo.clone(), commit: commit.to_owned(), filters: filters.clone(), files, skipped })
 }
 
 /// Where a fetch puts its output.

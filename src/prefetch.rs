@@ -2,9 +2,10 @@
 The service below the commands: from what the user asked for (`Target`: a URL, a ref, filters) to an
 output in the store and the facts of the expression that pins it. The Hub comes from the environment
 (`HF_ENDPOINT`, the token); the ref is resolved to a commit (a bare `org/repo` is tried as a model, then
-as a dataset); the tree at that commit is listed and filtered (`pipeline::plan`); an output of exactly
-those files already in the store is taken as it is; otherwise the files are downloaded (or copied from
-copies on this machine), the output is hashed and added to the store (`nix.rs`).
+as a dataset); the tree at that commit is listed and filtered (`pipeline::plan`), a `:QUANT` becoming
+the files of that GGUF quant (`gguf`); an output of exactly those files already in the store is taken
+as it is; otherwise the files are downloaded (or copied from copies on this machine), the output is
+hashed and added to the store (`nix.rs`).
 
 A repo renamed on the Hub (or a legacy id such as `gpt2`) keeps the id the user gave: the cache folder
 is named after it (`models--gpt2`), and that is the folder `from_pretrained("gpt2")` looks for offline,
@@ -13,9 +14,10 @@ here. The user is told the new id, to pin it instead if they like.
 */
 
 use crate::download::{Event, Options};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result, usage};
 use crate::filter::Filters;
-use crate::hub::{self, GitRef, Hub, Refs, Revision, Token};
+use crate::gguf::{self, Quant};
+use crate::hub::{self, Entry, GitRef, Hub, Refs, Revision, Token};
 use crate::nar::Hash;
 use crate::persist;
 use crate::pipeline::Sink;
@@ -44,6 +46,14 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
 /// The commit `target`'s ref points at on the Hub, said on stderr.
 pub fn commit(target: &Target) -> Result<Resolved> {
     let url = &target.url;
+    if let Some(quant) =
+        url.quant.as_deref().filter(|_| !target.includes.is_empty() || !target.filters.exclude.is_empty())
+    {
+        return Err(usage(format!(
+            "{}:{quant} takes the files of a quant; it does not go with --include or --exclude (--file adds files to them)",
+            url.id
+        )));
+    }
     let hub = hub_from_env()?;
     let rev = asked_ref(target, url);
 
@@ -82,15 +92,83 @@ pub fn ref_name(target: &Target) -> Option<String> {
     (!crate::repo::is_commit(&name.to_ascii_lowercase())).then(|| name.to_owned())
 }
 
-/// The plan of a fetch of `target`'s files at the commit resolved.
+/// The plan of a fetch of `target`'s files at the commit resolved. A `:QUANT` becomes the files it takes
+/// here, where the listing is known.
 pub fn plan_at(resolved: Resolved, target: &Target) -> Result<(Hub, Plan)> {
     let Resolved { hub, repo, commit } = resolved;
-    let plan = pipeline::plan(&hub, &repo, &commit, &target.filters)?;
+    let listed = pipeline::list(&hub, &repo, &commit)?;
+    let quant = quant_in(&listed, target).with_context(|| pipeline::label(&repo, &commit))?;
+    if let Some(q) = &quant {
+        let mmproj = q.mmproj.as_ref().map_or(String::new(), |m| format!(" and its mmproj, {m}"));
+        info!("taking quant {} ({}, {}){mmproj}", q.name, render::files(q.files.len()), render::human_size(q.bytes));
+    }
+    let plan = pipeline::choose(&repo, &commit, listed, &filters_for(quant.as_ref(), target))?;
     check_includes(&plan, &target.includes)?;
     if !target.filters.include.is_empty() && !plan.files.iter().any(|e| e.lfs.is_some()) {
         warn!("the filters take no large (LFS) file: --exclude leaves out every one --include takes");
     }
     Ok((hub, plan))
+}
+
+/// The filters a fetch of `target` applies at `resolved`'s commit: its own, or the files of its `:QUANT`
+/// (which takes a listing of the tree).
+pub fn filters_at(resolved: &Resolved, target: &Target) -> Result<Filters> {
+    if target.url.quant.is_none() {
+        return Ok(target.filters.clone());
+    }
+    let Resolved { hub, repo, commit } = resolved;
+    let quant = quant_in(&pipeline::list(hub, repo, commit)?, target).with_context(|| pipeline::label(repo, commit))?;
+    Ok(filters_for(quant.as_ref(), target))
+}
+
+/// The quant `target`'s `:QUANT` names in `listed`; an error listing the quants there are if none.
+fn quant_in(listed: &[Entry], target: &Target) -> Result<Option<Quant>> {
+    let Some(tag) = &target.url.quant else { return Ok(None) };
+    let quants = gguf::quants(listed.iter().map(|e| (e.path.as_str(), e.size)));
+    match gguf::find(&quants, tag) {
+        Some(quant) => Ok(Some(quant.clone())),
+        None if quants.is_empty() => {
+            Err(Error::new(Kind::NotFound, format!("no quant {tag}: it has no GGUF file named after a quant")))
+        }
+        None => Err(Error::new(Kind::NotFound, format!("no quant {tag}; it has {}", quant_list(&quants)))),
+    }
+}
+
+/// The quant's files in `files`, with those of `--file`; `target`'s own filters without a quant.
+fn filters_for(quant: Option<&Quant>, target: &Target) -> Filters {
+    match quant {
+        Some(quant) => {
+            Filters { files: [quant.paths(), target.filters.files.clone()].concat(), ..Filters::default() }.canonical()
+        }
+        None => target.filters.clone(),
+    }
+}
+
+/// `IQ2_XS (1.2 GiB), Q4_K_M (4.1 GiB in 3 files)`.
+fn quant_list(quants: &[Quant]) -> String {
+    let one = |q: &Quant| match q.files.len() {
+        1 => format!("{} ({})", q.name, render::human_size(q.bytes)),
+        n => format!("{} ({} in {n} files)", q.name, render::human_size(q.bytes)),
+    };
+    quants.iter().map(one).collect::<Vec<_>>().join(", ")
+}
+
+/// A fetch without filters of a model of several GGUF quants would download all of them, which is not
+/// what anyone who runs one means: a usage error that lists them.
+pub fn check_quant_chosen(plan: &Plan) -> Result<()> {
+    if !plan.filters.is_empty() || plan.repo.kind != RepoType::Model {
+        return Ok(());
+    }
+    let quants = gguf::quants(plan.files.iter().map(|e| (e.path.as_str(), e.size)));
+    let [first, _, ..] = &quants[..] else { return Ok(()) };
+    Err(usage(format!(
+        "{} has {} GGUF quants: {}; take one as llama.cpp does (`nix-hug fetch {}:{}`), or every file with --include '*'",
+        plan.label(),
+        quants.len(),
+        quant_list(&quants),
+        plan.repo.url(),
+        first.name
+    )))
 }
 
 /// An `--include` (or a folder URL) that takes no large file is most likely a typo, and would pin the
@@ -210,13 +288,15 @@ pub fn in_store(plan: &Plan) -> Option<(Hash, String)> {
     None
 }
 
-/// Resolves (unless `resolved` says where the ref points already), downloads (or copies what is already
+/// Resolves (unless `resolved` says where the ref points already), refuses a repo of several quants
+/// without a choice among them, downloads (or copies what is already
 /// on this machine), hashes, and adds the output to the store. Without Nix, the result has no store path.
 pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result<FetchResult> {
     let (hub, plan) = match resolved {
         Some(resolved) => plan_at(resolved, target)?,
         None => plan(target)?,
     };
+    check_quant_chosen(&plan)?;
     // Checked before downloading anything: Nix would refuse the expression's name as well.
     let name = plan.repo.store_name(&plan.commit);
     nar::check_store_name(&name)?;
@@ -225,7 +305,7 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
         bytes: plan.bytes(),
         repo: plan.repo.clone(),
         rev: plan.commit.clone(),
-        filters: target.filters.clone(),
+        filters: plan.filters.clone(),
         file_tree_hash,
         store_path,
     };

@@ -1,8 +1,10 @@
 //! Every parser of outside input, fed arbitrary input: it answers `Ok` or an error, never a panic or a
 //! hang, and what it accepts holds up (a URL's repo round-trips, a glob's regex compiles, a listing it
-//! lets through cannot leave the output folder, a manifest it refuses is left as it was).
+//! lets through cannot leave the output folder, a quant takes only files of the listing, a manifest it
+//! refuses is left as it was).
 
 use nix_hug::filter::{Filters, check_paths, glob_to_regex, regex_to_glob};
+use nix_hug::gguf;
 use nix_hug::persist::{Config, MANIFEST, Persist};
 use nix_hug::repo::{RepoPath, RepoType, parse_url};
 use proptest::prelude::*;
@@ -60,6 +62,23 @@ proptest! {
     fn regexes_shown_as_globs(re in any::<String>()) {
         if let Some(glob) = regex_to_glob(&re) {
             prop_assert_eq!(glob_to_regex(&glob).ok(), Some(re));
+        }
+    }
+
+    #[test]
+    fn gguf_listings(paths in prop::collection::vec(prop_oneof![
+        any::<String>(),
+        "([a-zA-Z0-9_]{1,6}/)?(mmproj-)?[a-zA-Z0-9]{1,4}[-.](UD-)?[a-zA-Z0-9_]{1,6}(-0000[0-9]-of-0000[0-9])?\\.gguf",
+    ], 0..12)) {
+        let listing: Vec<(&str, u64)> = paths.iter().map(|p| (p.as_str(), p.len() as u64)).collect();
+        let quants = gguf::quants(listing.iter().copied());
+        for quant in &quants {
+            prop_assert!(!quant.files.is_empty());
+            prop_assert!(quant.name.chars().all(|c| !c.is_ascii_lowercase()), "{:?}", quant.name);
+            for file in quant.paths() {
+                prop_assert!(paths.contains(&file), "{:?} is not in the listing", file);
+            }
+            prop_assert_eq!(gguf::find(&quants, &quant.name.to_ascii_lowercase()), Some(quant));
         }
     }
 

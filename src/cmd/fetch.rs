@@ -70,6 +70,7 @@ pub fn finish(result: &FetchResult, args: &FetchArgs) -> Result<()> {
 /// `--dry-run`: the plan, where each file would come from, and the totals; nothing is written.
 fn dry_run(args: &FetchArgs) -> Result<()> {
     let (_, plan) = prefetch::plan(&args.target)?;
+    prefetch::check_quant_chosen(&plan)?;
     let in_store = prefetch::in_store(&plan).map(|(_, path)| path);
     let caches = local::caches_for(&plan.repo);
     let rows: Vec<(&Entry, Source)> = plan
@@ -153,32 +154,35 @@ enum Source {
 /// filters, is used without downloading, copied back into the store if it was collected; otherwise the
 /// fetch runs and its output is exported. The Hub says where a branch or tag points whenever it
 /// answers; only a commit, or a ref when the Hub cannot be reached, is looked up in the manifest alone.
+/// The files of a `:QUANT` are known from the Hub's listing only, so it is always asked then.
 fn auto_persisted(config: &Config, args: &FetchArgs) -> Result<FetchResult> {
     let persist = Persist::open(config)?;
     let url = &args.target.url;
     let entries = persist.entries()?;
     let dir = persist.dir().display();
-    let filters = &args.target.filters;
     let (exported, resolved) = match prefetch::ref_name(&args.target) {
-        None => {
+        None if url.quant.is_none() => {
             let commit = prefetch::asked_ref(&args.target, url).to_ascii_lowercase();
-            (persist::exported_at(&entries, url, &commit, filters), None)
+            (persist::exported_at(&entries, url, &commit, &args.target.filters), None)
         }
-        Some(name) => match prefetch::commit(&args.target) {
+        name => match prefetch::commit(&args.target) {
             Ok(resolved) => {
                 let url = RepoUrl { kind: Some(resolved.repo.kind), ..url.clone() };
-                (persist::exported_at(&entries, &url, &resolved.commit, filters), Some(resolved))
+                let filters = prefetch::filters_at(&resolved, &args.target)?;
+                (persist::exported_at(&entries, &url, &resolved.commit, &filters), Some(resolved))
             }
-            Err(e) if e.kind() == Kind::Network => {
-                let entry = persist::exported_as(&entries, url, &name, filters).ok_or(e)?;
-                warn!(
-                    "the Hub cannot be reached: using {}, exported to {dir} as {name}, without knowing where {name} \
-                     points now",
-                    entry.label()
-                );
-                (Some(entry), None)
-            }
-            Err(e) => return Err(e),
+            Err(e) => match name.filter(|_| e.kind() == Kind::Network && url.quant.is_none()) {
+                Some(name) => {
+                    let entry = persist::exported_as(&entries, url, &name, &args.target.filters).ok_or(e)?;
+                    warn!(
+                        "the Hub cannot be reached: using {}, exported to {dir} as {name}, without knowing where \
+                         {name} points now",
+                        entry.label()
+                    );
+                    (Some(entry), None)
+                }
+                None => return Err(e),
+            },
         },
     };
     if let Some(entry) = exported {

@@ -1,16 +1,18 @@
 /*!
 `nix-hug ls URL`: the plan `fetch` would make with the same filters, shown instead of run. One line per
-file of the listing (taken `+` or left out `-`, path, size, `LFS` for large files), then the totals; or
-the same as JSON.
+file of the listing (taken `+` or left out `-`, path, size, `LFS` for large files), then the totals, then
+the GGUF quants of the repo, if any, with their sizes; or the same as JSON.
 */
 
 use super::print;
 use crate::cli::LsArgs;
 use crate::error::Result;
+use crate::gguf::{self, Quant};
 use crate::hub::Entry;
 use crate::pipeline::Plan;
 use crate::prefetch;
-use crate::render::{Count, RepoFields, human_size};
+use crate::render::{self, Count, RepoFields, human_size};
+use crate::repo::RepoType;
 use serde::Serialize;
 
 pub fn run(args: &LsArgs) -> Result<()> {
@@ -24,6 +26,14 @@ fn rows(plan: &Plan) -> Vec<(&Entry, bool)> {
         plan.files.iter().map(|e| (e, true)).chain(plan.skipped.iter().map(|e| (e, false))).collect();
     rows.sort_by(|a, b| a.0.path.cmp(&b.0.path));
     rows
+}
+
+/// The quants of a model's whole listing, whatever the filters take (a `:QUANT` is a model's).
+fn quants(plan: &Plan) -> Vec<Quant> {
+    if plan.repo.kind != RepoType::Model {
+        return Vec::new();
+    }
+    gguf::quants(plan.files.iter().chain(&plan.skipped).map(|e| (e.path.as_str(), e.size)))
 }
 
 fn table(plan: &Plan) -> String {
@@ -45,6 +55,18 @@ fn table(plan: &Plan) -> String {
         human_size(plan.bytes()),
         human_size(total)
     );
+    let quants = quants(plan);
+    if !quants.is_empty() {
+        out += &format!("GGUF quants, one of which `nix-hug fetch {}:QUANT` takes:\n", plan.repo.url());
+        let name_width = quants.iter().map(|q| q.name.len()).max().unwrap_or(0);
+        let sizes: Vec<String> = quants.iter().map(|q| human_size(q.bytes)).collect();
+        let size_width = sizes.iter().map(String::len).max().unwrap_or(0);
+        for (q, size) in quants.iter().zip(&sizes) {
+            let mmproj = q.mmproj.as_ref().map_or(String::new(), |m| format!(" and {m}"));
+            out +=
+                &format!("  {:name_width$}  {size:>size_width$}  {}{mmproj}\n", q.name, render::files(q.files.len()));
+        }
+    }
     out
 }
 
@@ -64,6 +86,7 @@ fn json(plan: &Plan) -> String {
         files: Vec<File<'a>>,
         taken: Count,
         total: Count,
+        quants: Vec<Quant>,
     }
     let rows = rows(plan);
     let value = Json {
@@ -74,6 +97,7 @@ fn json(plan: &Plan) -> String {
             .iter()
             .map(|(e, taken)| File { path: &e.path, size: e.size, lfs: e.lfs.is_some(), taken: *taken })
             .collect(),
+        quants: quants(plan),
     };
     // Plain data with string keys: serialising cannot fail.
     serde_json::to_string_pretty(&value).expect("serialising a listing") + "\n"
@@ -83,7 +107,7 @@ fn json(plan: &Plan) -> String {
 mod tests {
     use super::*;
     use crate::hub::Lfs;
-    use crate::repo::{Repo, RepoType};
+    use crate::repo::Repo;
 
     fn entry(path: &str, size: u64, lfs: bool) -> Entry {
         let lfs = lfs.then(|| Lfs { oid: "0".repeat(64), size });
@@ -94,6 +118,7 @@ mod tests {
         Plan {
             repo: Repo { kind: RepoType::Dataset, id: "acme/tiny".into() },
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            filters: Default::default(),
             files: vec![entry("config.json", 318, false), entry("model.safetensors", 5 << 20, true)],
             skipped: vec![entry("onnx/model.onnx", 5000, true)],
         }
@@ -127,7 +152,37 @@ mod tests {
                 ],
                 "taken": { "files": 2, "bytes": 318 + (5 << 20) },
                 "total": { "files": 3, "bytes": 318 + (5 << 20) + 5000 },
+                "quants": [],
             })
+        );
+    }
+
+    #[test]
+    fn quants_after_the_files() {
+        let gguf = Plan {
+            repo: Repo { kind: RepoType::Model, id: "acme/tiny-gguf".into() },
+            files: vec![entry("tiny-Q8_0.gguf", 3000, true), entry("mmproj-F16.gguf", 100, true)],
+            skipped: vec![
+                entry("Q4_K_M/tiny-Q4_K_M-00001-of-00002.gguf", 1000, true),
+                entry("Q4_K_M/tiny-Q4_K_M-00002-of-00002.gguf", 1000, true),
+            ],
+            ..plan()
+        };
+        let want = "\
+- Q4_K_M/tiny-Q4_K_M-00001-of-00002.gguf   1000 B  LFS
+- Q4_K_M/tiny-Q4_K_M-00002-of-00002.gguf   1000 B  LFS
++ mmproj-F16.gguf                           100 B  LFS
++ tiny-Q8_0.gguf                          2.9 KiB  LFS
+2 of 4 files taken, 3.0 KiB to download (5.0 KiB in all)
+GGUF quants, one of which `nix-hug fetch acme/tiny-gguf:QUANT` takes:
+  Q4_K_M  2.0 KiB  2 files and mmproj-F16.gguf
+  Q8_0    2.9 KiB  1 file and mmproj-F16.gguf
+";
+        assert_eq!(table(&gguf), want);
+        let v: serde_json::Value = serde_json::from_str(&json(&gguf)).unwrap();
+        assert_eq!(
+            v["quants"][1],
+            serde_json::json!({ "quant": "Q8_0", "files": ["tiny-Q8_0.gguf"], "bytes": 3000, "mmproj": "mmproj-F16.gguf" })
         );
     }
 

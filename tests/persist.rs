@@ -293,6 +293,44 @@ fn auto_persist_restores_without_asking_the_hub() {
     assert_eq!(never.code, 1, "a ref never exported cannot be answered offline: {}", never.stderr);
 }
 
+/// A `:QUANT` is looked up in the manifest by the files it takes, which the Hub's listing says: never as
+/// the whole repo exported before, and without a download once exported; `import org/repo:QUANT` puts
+/// back that quant's export only.
+#[test]
+#[ignore = "needs nix"]
+fn auto_persist_of_a_quant() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub).var("NIX_HUG_AUTO_PERSIST", "true");
+    let whole = env.run(&["fetch", "acme/one-gguf"]).ok();
+    assert!(!whole.stdout.contains("filters"), "{}", whole.stdout);
+    let quant = env.run(&["fetch", "acme/one-gguf:q8_0"]).ok();
+    assert!(quant.stdout.contains(r#"filters = { files = [ "one-Q8_0.gguf" ]; };"#), "{}", quant.stdout);
+    let paths = |files: Option<&str>| -> Vec<String> {
+        let exports = env.exports();
+        let of = |e: &&Value| e["filters"]["files"].as_array().map(|f| f[0].as_str().unwrap()) == files;
+        exports.iter().filter(of).map(|e| e["storePath"].as_str().unwrap().to_owned()).collect()
+    };
+    let ([whole_path], [quant_path]) = (&paths(None)[..], &paths(Some("one-Q8_0.gguf"))[..]) else {
+        panic!("one export of each: {:?}", env.exports());
+    };
+
+    support::forget(quant_path);
+    hub.clear_requests();
+    let again = env.run(&["fetch", "acme/one-gguf:Q8_0"]).ok();
+    assert_eq!(again.stdout, quant.stdout);
+    assert!(again.stderr.contains(&format!("nix-hug: restored {quant_path} from ")), "{}", again.stderr);
+    assert!(!hub.requests().iter().any(|r| r.target.contains("/resolve/")), "nothing downloaded");
+
+    support::forget(quant_path);
+    support::forget(whole_path);
+    drop(hub);
+    let offline = env.run(&["fetch", "acme/one-gguf:Q8_0"]);
+    assert_eq!(offline.code, 1, "the files of a quant are known from the Hub only: {}", offline.stderr);
+    let import = env.run(&["import", "acme/one-gguf:Q8_0"]).ok();
+    assert_eq!(import.stdout, format!("{quant_path}\n"));
+    assert!(valid(quant_path) && !valid(whole_path));
+}
+
 /// Two exports at the same time into one persist directory: both end up in the manifest.
 #[test]
 #[ignore = "needs nix"]

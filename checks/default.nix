@@ -157,6 +157,14 @@ let
     filters = goodFilters;
     endpoint = "http://127.0.0.1:8080";
   };
+  # As `nix-hug fetch acme/tiny-gguf:Q4_K_M` prints it.
+  quant = fetch "model" "acme/tiny-gguf" {
+    filters.files = [
+      "Q4_K_M/tiny-Q4_K_M-00002-of-00002.gguf"
+      "Q4_K_M/tiny-Q4_K_M-00001-of-00002.gguf"
+      "mmproj-F16.gguf"
+    ];
+  };
   cache = lib.buildCache {
     models = [ model ];
     datasets = [ dataset ];
@@ -223,6 +231,25 @@ let
       repoId = "acme/app";
     })
     (check "snapshot has context" (hasContext model.snapshot) true)
+    (check "gguf and mmproj" {
+      inherit (quant) gguf mmproj;
+    } {
+      gguf = "${quant.snapshot}/Q4_K_M/tiny-Q4_K_M-00001-of-00002.gguf";
+      mmproj = "${quant.snapshot}/mmproj-F16.gguf";
+    })
+    (check "gguf has context" (hasContext quant.gguf) true)
+    (check "gguf without an mmproj"
+      (fetch "model" "acme/tiny-gguf" { filters.files = [ "tiny-Q8_0.gguf" "README.md" ]; }).mmproj
+      null
+    )
+    (check "no gguf without filters.files" {
+      inherit (model) gguf mmproj;
+      filtered = filtered.gguf;
+    } {
+      gguf = null;
+      mmproj = null;
+      filtered = null;
+    })
     (check "interpolation is outPath" "${model}" model.outPath)
     (check "result is a derivation" (model.type == "derivation" && isDrvPath model.drvPath) true)
     (check "fetch env"

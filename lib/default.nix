@@ -23,9 +23,11 @@ let
     isList
     isString
     length
+    lessThan
     listToAttrs
     match
     replaceStrings
+    sort
     split
     stringLength
     substring
@@ -436,12 +438,20 @@ let
         # Weights are large: download them where they are needed, not on a remote builder.
         preferLocalBuild = true;
       };
+      snapshot = "${drv}/${folder}/snapshots/${rev}";
+      # The GGUF files `nix-hug fetch org/repo:QUANT` lists in filters.files: the first shard of the
+      # model (what llama.cpp is given, and finds the others from) and the multimodal projector.
+      ggufs = filter (f: match ".*\\.gguf" f != null) (if isAttrs filters then filters.files or [ ] else [ ]);
+      isMmproj = f: match "(.*/)?[^/]*mmproj[^/]*" f != null;
+      firstIn = files: if files == [ ] then null else "${snapshot}/${head (sort lessThan files)}";
       # `//` keeps outPath, drvPath and type: the result still builds and interpolates as the derivation.
       result = drv // {
         inherit (u) repoId org repo;
+        inherit snapshot;
         repoType = type;
         revision = rev;
-        snapshot = "${drv}/${folder}/snapshots/${rev}";
+        gguf = firstIn (filter (f: !isMmproj f) ggufs);
+        mmproj = firstIn (filter isMmproj ggufs);
       };
     in
     if u.type != null && u.type != type then

@@ -309,3 +309,71 @@ fn download_faults_fail_the_build_with_one_line() {
     hub.clear_faults();
     assert_eq!(nix_build(&file, "model").unwrap_or_else(|e| panic!("{e}")), expected);
 }
+
+/// `nix-hug fetch acme/tiny-gguf:Q4_K_M`, as a user runs it with Nix, then the printed expression built
+/// again in the sandbox: its `gguf` is the first shard of the split quant, next to the others, and its
+/// `mmproj` the F16 projector, each read back by llama.cpp's own gguf package. The fixtures read are the
+/// bytes `tests/python/make_gguf.py` writes.
+#[test]
+#[ignore = "needs nix"]
+fn a_quant_builds_with_its_gguf_and_mmproj() {
+    let python = std::env::var("NIX_HUG_TEST_PYTHON")
+        .expect("NIX_HUG_TEST_PYTHON must name a Python with tests/python/requirements.txt installed (see README.md)");
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let written = tempfile::tempdir().unwrap();
+    stdout_ok(std::process::Command::new(&python).arg(project.join("tests/python/make_gguf.py")).arg(written.path()));
+    let fixtures = project.join("tests/hub/fixtures/gguf");
+    for entry in walkdir::WalkDir::new(&fixtures).into_iter().map(Result::unwrap).filter(|e| e.file_type().is_file()) {
+        let rel = entry.path().strip_prefix(&fixtures).unwrap();
+        let again = std::fs::read(written.path().join(rel)).unwrap_or_default();
+        assert!(std::fs::read(entry.path()).unwrap() == again, "{}: not what make_gguf.py writes", rel.display());
+    }
+
+    let hub = Hub::start(vec![fixtures::tiny_gguf()]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut fetch =
+        support::scrubbed(env!("CARGO_BIN_EXE_nix-hug"), &hub.endpoint(), dir.path(), dir.path(), Some(&path));
+    let out = support::run(fetch.env("NIX_REMOTE", "local").args(["fetch", "acme/tiny-gguf:Q4_K_M"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "nix-hug fetch failed:\n{stderr}");
+    let reported =
+        support::reported_path(&stderr).unwrap_or_else(|| panic!("no store path reported:\n{stderr}")).to_owned();
+    let expression = String::from_utf8(out.stdout).unwrap();
+
+    support::forget(&reported);
+    hub.clear_requests();
+    let file = support::expression_file(dir.path(), &expression);
+    // The builder reads the endpoint from the environment of the build (`impureEnvVars`).
+    let mut build = support::nix_build_command();
+    let built = support::built(build.env("HF_ENDPOINT", hub.endpoint()).arg(&file))
+        .unwrap_or_else(|e| panic!("building the printed expression:\n{e}"));
+    record("gguf", &built);
+    assert_eq!(built, reported, "the expression builds the output nix-hug fetch added");
+    assert!(hub.requests().iter().any(|r| r.target.contains("/resolve/")), "built by downloading in the sandbox");
+
+    let attrs = dir.path().join("attrs.nix");
+    std::fs::write(&attrs, format!("let m = import {}; in {{ inherit (m) gguf mmproj snapshot; }}", file.display()))
+        .unwrap();
+    let eval = stdout_ok(nix("nix-instantiate").args(["--eval", "--strict", "--json"]).arg(&attrs));
+    let attrs: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    let snapshot = attrs["snapshot"].as_str().unwrap();
+    let shard = |i| format!("{snapshot}/Q4_K_M/tiny-Q4_K_M-0000{i}-of-00003.gguf");
+    assert_eq!(attrs["gguf"], shard(1).as_str());
+    assert_eq!(attrs["mmproj"], format!("{snapshot}/mmproj-F16.gguf").as_str());
+
+    // general.file_type 15 is LlamaFileType.MOSTLY_Q4_K_M, 1 MOSTLY_F16; shards count from 0.
+    let model = serde_json::json!({ "general.file_type": 15, "split.no": 0, "split.count": 3 });
+    let expect = serde_json::json!({
+        shard(1): model,
+        shard(2): { "split.no": 1, "split.count": 3 },
+        shard(3): { "split.no": 2, "split.count": 3 },
+        attrs["mmproj"].as_str().unwrap(): { "general.type": "mmproj", "general.file_type": 1 },
+    });
+    let expect_file = dir.path().join("expect.json");
+    std::fs::write(&expect_file, serde_json::to_vec_pretty(&expect).unwrap()).unwrap();
+    let checked = stdout_ok(
+        std::process::Command::new(&python).arg(project.join("tests/python/check_gguf.py")).arg(&expect_file),
+    );
+    assert_eq!(checked, "ok: 4 files read");
+}

@@ -85,6 +85,27 @@ pub enum Node {
 impl Tree {
     /// What a fetch of `files` at `rev` leaves (see the module's text).
     pub fn of_fetch(repo: &Repo, rev: &str, files: &[Entry]) -> Tree {
+        Tree::of_repo(repo, rev, files, |_, etag, size| Node::Blob { etag: etag.to_owned(), size })
+    }
+
+    /// The same folder with every blob a link to `target(path)` (the first path that has it): the
+    /// cache folder of a lock entry, whose files are other store paths.
+    pub fn of_links(repo: &Repo, rev: &str, files: &[Entry], target: impl Fn(&str) -> String) -> Tree {
+        Tree::of_repo(repo, rev, files, |path, _, _| Node::Link(target(path)))
+    }
+
+    /// The small files of a lock entry at their repo paths, and nothing else.
+    pub fn of_files(files: &[Entry]) -> Tree {
+        let mut tree = Tree::default();
+        for e in files {
+            tree.insert(&e.path, Node::Blob { etag: e.etag().to_owned(), size: e.size });
+        }
+        tree
+    }
+
+    /// The layout of the module's text, each blob the node `blob(path, etag, size)` gives for the first
+    /// path (in path order) that has it.
+    fn of_repo(repo: &Repo, rev: &str, files: &[Entry], blob: impl Fn(&str, &str, u64) -> Node) -> Tree {
         let folder = repo.folder();
         let mut tree = Tree::default();
         tree.insert(&format!(".locks/{folder}"), Node::Dir(Tree::default()));
@@ -94,9 +115,9 @@ impl Tree {
         tree.insert(&format!("{folder}/snapshots/{rev}"), Node::Dir(Tree::default()));
         let cache = tree_cache(files);
         for (path, file) in &cache.files {
-            let (etag, size) = (file.etag().to_owned(), file.size);
-            tree.insert(&format!("{folder}/snapshots/{rev}/{path}"), Node::Link(relative_target(path, &etag)));
-            tree.insert(&format!("{folder}/blobs/{etag}"), Node::Blob { etag, size });
+            let etag = file.etag();
+            tree.insert(&format!("{folder}/snapshots/{rev}/{path}"), Node::Link(relative_target(path, etag)));
+            tree.insert(&format!("{folder}/blobs/{etag}"), blob(path, etag, file.size));
         }
         tree.insert(&format!("{folder}/refs/main"), Node::Bytes(rev.as_bytes().to_vec()));
         tree.insert(&format!("{folder}/trees/{rev}.json"), Node::Bytes(tree_json(&cache)));

@@ -24,6 +24,7 @@ pub mod filter;
 pub mod hub;
 pub mod layout;
 pub mod local;
+pub mod lock;
 pub mod msg;
 pub mod nar;
 pub mod nix;

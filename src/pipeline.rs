@@ -13,7 +13,7 @@ use crate::layout::{self, Tree};
 use crate::nar::Skeleton;
 use crate::repo::Repo;
 use std::collections::HashSet;
-use std::fs::File;
+use std::fs::{self, File};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -59,6 +59,10 @@ pub enum Sink<'a> {
     Dir(&'a Path),
     /// One file: the output's NAR, every blob downloaded straight to its offset (what the CLI imports).
     Nar(&'a Path),
+    /// A folder of the planned files at their repo paths, nothing else: the small files of a lock entry.
+    Files(&'a Path),
+    /// The plan's one file as the output itself: a large file of a lock entry.
+    File(&'a Path),
 }
 
 /// Downloads the planned files into `sink`, laid out as a Hugging Face cache.
@@ -93,6 +97,24 @@ pub fn fetch(hub: &Hub, plan: &Plan, sink: Sink, opts: Options, progress: &(dyn 
                     path: path.to_owned(),
                 };
                 download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)
+            }
+            Sink::Files(out) => {
+                for e in &plan.files {
+                    let dir = out.join(&e.path).parent().map(Path::to_owned).unwrap_or_else(|| out.to_owned());
+                    fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+                }
+                let dest = |e: &Entry| Dest::File(out.join(&e.path));
+                download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)?;
+                Tree::of_files(&plan.files).write(out)
+            }
+            Sink::File(path) => {
+                let [e] = plan.files.as_slice() else {
+                    return Err(Error::new(Kind::Failed, format!("{} files for one output", plan.files.len())));
+                };
+                let file = File::create_new(path).with_context(|| path.display().to_string())?;
+                file.set_len(e.size).map_err(|err| crate::space::write_error(err, path))?;
+                let dest = Dest::At { file: Arc::new(file), offset: 0, path: path.to_owned() };
+                download::download(hub, vec![job(e, dest)], opts.clone(), progress)
             }
         }
     };

@@ -23,6 +23,7 @@ pub enum Cmd {
     StorePath,
     BuilderFetch,
     BuilderCache,
+    BuilderLock,
 }
 
 pub struct Command {
@@ -118,6 +119,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command { cmd: Cmd::BuilderFetch, name: "__fetch", summary: "", help: "", url: false, hidden: true },
     Command { cmd: Cmd::BuilderCache, name: "__cache", summary: "", help: "", url: false, hidden: true },
+    Command { cmd: Cmd::BuilderLock, name: "__lock", summary: "", help: "", url: false, hidden: true },
 ];
 
 /// The workers of `--jobs` when it is not given, and its bounds.

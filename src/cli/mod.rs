@@ -47,6 +47,7 @@ pub enum Action {
     /// The hidden builder commands run by `lib/` derivations in the sandbox.
     BuilderFetch,
     BuilderCache,
+    BuilderLock,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -160,6 +161,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         }
         Cmd::BuilderFetch => Action::BuilderFetch,
         Cmd::BuilderCache => Action::BuilderCache,
+        Cmd::BuilderLock => Action::BuilderLock,
     };
     Ok(Cli { debug, quiet, action })
 }

@@ -432,7 +432,11 @@ pub fn status_error(resp: &Response<ureq::Body>, url: &str) -> Error {
             }
             Error::transient(msg, after.unwrap_or_default())
         }
-        401 | 403 => Error::new(Kind::Failed, msg),
+        // A file's request is refused so when nothing was listed first (a lock entry's files).
+        401 | 403 => Error::new(
+            Kind::Failed,
+            format!("{msg}: a private or gated repository needs a token with access ({TOKEN_SOURCES})"),
+        ),
         404 => Error::new(Kind::NotFound, msg),
         _ => Error::new(Kind::Network, msg),
     }

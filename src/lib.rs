@@ -10,9 +10,9 @@ it is the user's CLI. Both run the same `pipeline`:
 
 so the hash the CLI prints is the one the sandbox produces. The CLI around it: `cli` (argv, help,
 completions), `cmd` (one file per command, the only writer of stdout), `prefetch` (the service the
-commands share: resolve, plan, download, add to the store), `persist` (the persist directory), `nix` (the
-Nix commands it runs), `render` (the expression and the JSON it prints), `msg` and `progress` (stderr),
-`tempdir` (temporary folders, removed even on Ctrl-C).
+commands share: resolve, plan, download, add to the store), `persist` (the persist directory), `lock`
+(the lock file `fromLock` builds from), `nix` (the Nix commands it runs), `render` (the expression and
+the JSON it prints), `msg` and `progress` (stderr), `tempdir` (temporary folders, removed even on Ctrl-C).
 */
 
 pub mod builder;

@@ -583,6 +583,11 @@ mod tests {
             ),
             ("\"filters\": {", "\"filters\": { \"includes\": [],", &format!("{bert}filters: unknown field `includes`")),
             (
+                "\"rev\": \"2222",
+                "\"filters\": { \"files\": [ \"README.md\", \"x.bin\" ] },\n      \"rev\": \"2222",
+                "entry \"squad\": filters.files names x.bin, which files does not list",
+            ),
+            (
                 "      \"smallFiles\": \"sha256-mD+VYvxsLFH7+jiumTZYcE3f3kpMKeimaR0eElkT7FI=\",\n      \"type\": \"model\"",
                 "      \"type\": \"model\"",
                 &format!("{bert}smallFiles (the hash of its small files) is missing"),

@@ -65,7 +65,8 @@ pub enum Sink<'a> {
     File(&'a Path),
 }
 
-/// Downloads the planned files into `sink`, laid out as a Hugging Face cache.
+/// Downloads the planned files into `sink`: laid out as a Hugging Face cache (`Dir`, `Nar`), or as the
+/// outputs of a lock entry (`Files`, `File`).
 pub fn fetch(hub: &Hub, plan: &Plan, sink: Sink, opts: Options, progress: &(dyn Fn(Event) + Sync)) -> Result<()> {
     let job = |e: &Entry, dest| Job {
         name: e.path.clone(),
@@ -99,9 +100,9 @@ pub fn fetch(hub: &Hub, plan: &Plan, sink: Sink, opts: Options, progress: &(dyn 
                 download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)
             }
             Sink::Files(out) => {
-                for e in &plan.files {
-                    let dir = out.join(&e.path).parent().map(Path::to_owned).unwrap_or_else(|| out.to_owned());
-                    fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+                for path in plan.files.iter().map(|e| out.join(&e.path)) {
+                    let dir = path.parent().unwrap_or(out);
+                    fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
                 }
                 let dest = |e: &Entry| Dest::File(out.join(&e.path));
                 download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)?;

@@ -503,6 +503,13 @@ mod tests {
         assert_eq!(Lock::default().to_json(), "{\n  \"repos\": {},\n  \"version\": 1\n}\n");
     }
 
+    /// The lock `checks/` builds `fromLock` from: as this module writes it.
+    #[test]
+    fn the_vector_is_a_lock_as_written() {
+        let text = include_str!("../tests/vectors/nix-hug.lock");
+        assert_eq!(Lock::parse(text).unwrap().to_json(), text);
+    }
+
     #[test]
     fn every_refusal_is_one_line_that_names_the_entry() {
         let bert = "entry \"tiny-bert\": ";

@@ -379,3 +379,27 @@ fn a_bad_lock_is_one_error_at_evaluation() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("parse error"), "{stderr}");
 }
+
+/// The endpoint says where the files come from, never what they are: no store path of an entry moves
+/// with it (only the fixed-output derivations are told it).
+#[test]
+#[ignore = "needs nix"]
+fn the_endpoint_moves_no_store_path() {
+    let bert = fixtures::tiny_bert();
+    let hub = Hub::start(vec![bert.clone()]);
+    let entry = pin(&hub, &bert, 1, &[], None);
+    let dir = tempfile::tempdir().unwrap();
+    let paths = |endpoint: Option<&str>| {
+        let entry = Entry { endpoint: endpoint.map(str::to_owned), ..entry.clone() };
+        let file = expression(dir.path(), &write_lock(dir.path(), &[("bert", &entry)]));
+        let paths = format!(
+            "let hf = import {}; in map builtins.unsafeDiscardStringContext [ hf.bert.outPath \"${{hf.bert.smallFiles}}\" hf.bert.blobs ]",
+            file.display()
+        );
+        support::stdout_ok(nix("nix-instantiate").args(["--eval", "--strict", "-E", &paths]))
+    };
+    let with_hub = paths(Some(&hub.endpoint()));
+    assert!(with_hub.contains("-hf-blob-") && with_hub.contains("-small-files"), "{with_hub}");
+    assert_eq!(paths(None), with_hub);
+    assert_eq!(paths(Some("https://hf-mirror.example")), with_hub);
+}

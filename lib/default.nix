@@ -1,5 +1,6 @@
 # Nix side of nix-hug. The derivations below run the nix-hug binary as their builder; its hidden
-# `__fetch` and `__cache` commands read the plain string attributes set here from the environment.
+# `__fetch`, `__cache` and `__lock` commands read the plain string attributes set here from the
+# environment (and the long ones from the files of `passAsFile`).
 # Only builtins are used, so this works without nixpkgs, on Nix 2.8 and later.
 {
   # A derivation (the flake package) or a store path with bin/nix-hug inside.

@@ -514,6 +514,7 @@ let
       version = lock.version or null;
       names = attrNames lock.repos;
 
+      # Each entry's fields, refused in the words of src/lock.rs where both check the same thing.
       checked = mapAttrs checkEntry lock.repos;
       checkEntry =
         name: e:
@@ -536,7 +537,7 @@ let
         else if id ? error then
           bad "repoId ${toJSON (e.repoId or null)}: ${id.error}"
         else if !(isString (e.rev or null) && match "[0-9a-f]{40}" e.rev != null) then
-          bad "rev must be a full 40-hex commit id, got ${toJSON (e.rev or null)}"
+          bad "rev ${toJSON (e.rev or null)} is not a full commit id (40 lowercase hex)"
         else if !isAttrs (e.files or null) || !all validFile files then
           bad "files must map each path to { size; gitOid; sha256 ? <64 lowercase hex>; }"
         else if anySmall && !(e ? smallFiles) then
@@ -544,9 +545,9 @@ let
         else if !anySmall && e ? smallFiles then
           bad "smallFiles is given, but files lists no small file"
         else if e ? smallFiles && !(isString e.smallFiles && match "sha256-[A-Za-z0-9+/]{43}=" e.smallFiles != null) then
-          bad "smallFiles must be a sha256 in SRI form (sha256-…), got ${toJSON e.smallFiles}"
+          bad "smallFiles ${toJSON e.smallFiles} is not a sha256 in SRI form (sha256-…)"
         else if e ? endpoint && !(isString e.endpoint && match "https?://.+" e.endpoint != null) then
-          bad "endpoint must be an http(s) URL, got ${toJSON e.endpoint}"
+          bad "invalid Hub endpoint ${toJSON e.endpoint}: expected https://host[:port]"
         else
           e
           // {
@@ -664,7 +665,7 @@ let
     else if !isAttrs (lock.repos or null) then
       throw "${where}: repos must be an object"
     else if lock.repos ? cache then
-      throw "${where}: entry \"cache\": the name of the cache of every entry; choose another name"
+      throw "${where}: entry \"cache\": \"cache\" is the attribute of fromLock's cache of every entry; choose another name"
     else
       entries
       // {

@@ -354,9 +354,13 @@ fn a_bad_lock_is_one_error_at_evaluation() {
         (
             text.replace(rev, "main"),
             "bert",
-            format!("{named}entry \"bert\": rev must be a full 40-hex commit id, got \"main\""),
+            format!("{named}entry \"bert\": rev \"main\" is not a full commit id (40 lowercase hex)"),
         ),
-        (text.replace("\"bert\": {", "\"cache\": {"), "cache", format!("{named}entry \"cache\"")),
+        (
+            text.replace("\"bert\": {", "\"cache\": {"),
+            "cache",
+            format!("{named}entry \"cache\": \"cache\" is the attribute"),
+        ),
         (
             text.replace("\"type\": \"model\"", "\"type\": \"space\""),
             "cache",

@@ -158,14 +158,14 @@ fn same_as_a_fetch(built: &Path, fetched: &Path) {
     }
 }
 
-/// A fetch of the files `entry` pins, as `fetchModel` makes it.
-fn fetched_locally(hub: &Hub, entry: &Entry, token: Option<&str>) -> PathBuf {
+/// A fetch of the files `entry` pins, as `fetchModel` makes it: `out` in the folder returned.
+fn fetched_locally(hub: &Hub, entry: &Entry, token: Option<&str>) -> tempfile::TempDir {
     let client = Client::new(&hub.endpoint(), token.and_then(nix_hug::hub::Token::from_value)).unwrap();
     let filters = entry.filters.filters().unwrap();
     let plan = pipeline::plan(&client, &entry.repo(), &entry.rev, &filters).unwrap();
-    let out = tempfile::tempdir().unwrap().keep().join("out");
-    pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&out), Options::default(), &|_| {}).unwrap();
-    out
+    let dir = tempfile::tempdir().unwrap();
+    pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&dir.path().join("out")), Options::default(), &|_| {}).unwrap();
+    dir
 }
 
 /// The small-files hash is the NAR hash of exactly the small files at their repo paths, as written here
@@ -255,25 +255,26 @@ fn from_lock_builds_a_cache_that_loads_offline_with_one_path_per_blob() {
             let link = std::fs::read_link(folder.join("blobs").join(sha256)).unwrap();
             assert_eq!(link, Path::new(&blob_path(sha256)), "{name}: {path} is the blob's own store path");
         }
-        same_as_a_fetch(Path::new(&out), &fetched_locally(&hub, entry, None));
+        let fetched = fetched_locally(&hub, entry, None);
+        same_as_a_fetch(Path::new(&out), &fetched.path().join("out"));
         let snapshot = support::stdout_ok(
             nix("nix-instantiate").args(["--eval", "-A"]).arg(format!("{name}.snapshot")).arg(&file),
         );
         let first = entry.files.keys().next().unwrap();
-        let fetched = fetched_locally(&hub, entry, None).join(entry.repo().folder()).join("snapshots").join(&entry.rev);
+        let snapshots = fetched.path().join("out").join(entry.repo().folder()).join("snapshots");
         assert_eq!(
             std::fs::read(Path::new(snapshot.trim_matches('"')).join(first)).unwrap(),
-            std::fs::read(fetched.join(first)).unwrap(),
+            std::fs::read(snapshots.join(&entry.rev).join(first)).unwrap(),
             "{name}: the snapshot attribute"
         );
     }
-    let gpt2_link = |name: &str| {
+    let shared_link = |name: &str| {
         let entry = &entries.iter().find(|(n, ..)| *n == name).unwrap().1;
         let out = nix_build(&file, name).unwrap();
         std::fs::read_link(Path::new(&out).join(entry.repo().folder()).join("blobs").join(&shared)).unwrap()
     };
-    assert_eq!(gpt2_link("gpt2"), gpt2_link("bert"));
-    assert_eq!(gpt2_link("bert-v1"), gpt2_link("bert"));
+    assert_eq!(shared_link("gpt2"), shared_link("bert"));
+    assert_eq!(shared_link("bert-v1"), shared_link("bert"));
 
     let expect = expectations(&entries.iter().map(|(n, e, f)| (*n, e, *f)).collect::<Vec<_>>());
     python::check_cache(&cache, &expect);
@@ -301,7 +302,7 @@ fn an_entry_whose_filters_grow_downloads_only_the_new_files() {
     let out = nix_build(&file, "bert").unwrap_or_else(|e| panic!("{e}"));
     support::record("lock-grown", &out);
     assert_eq!(downloaded(&hub), ["onnx/model.onnx"]);
-    same_as_a_fetch(Path::new(&out), &fetched_locally(&hub, &after, None));
+    same_as_a_fetch(Path::new(&out), &fetched_locally(&hub, &after, None).path().join("out"));
 }
 
 /// The large files and the small ones of a gated repo download with the token of the builder's
@@ -322,7 +323,7 @@ fn a_gated_entry_builds_with_the_token_of_the_environment() {
     let token = gated.token.clone().unwrap();
     let out = support::built(support::nix_build_command().env("HF_TOKEN", token).args(["-A", "gated"]).arg(&file))
         .unwrap_or_else(|e| panic!("{e}"));
-    same_as_a_fetch(Path::new(&out), &fetched_locally(&hub, &entry, gated.token.as_deref()));
+    same_as_a_fetch(Path::new(&out), &fetched_locally(&hub, &entry, gated.token.as_deref()).path().join("out"));
 }
 
 /// A lock that is not one Nix can build from stops the evaluation with one line that names the file and

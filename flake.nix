@@ -66,7 +66,7 @@
         }
       );
 
-      # fetchModel, fetchDataset, fetchSpace, buildCache and parseUrl, built on this flake's nix-hug.
+      # fetchModel, fetchDataset, fetchSpace, buildCache, fromLock and parseUrl, built on this flake's nix-hug.
       lib = forAllSystems (system: _: import ./lib { nix-hug = self.packages.${system}.nix-hug; });
 
       overlays.default = final: prev: { nix-hug = final.callPackage package { }; };

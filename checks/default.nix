@@ -1,7 +1,8 @@
-# The checks of lib/ that need no build: the vectors the Rust side also tests (tests/vectors/*.json) and
-# the argument checks of fetchModel, fetchDataset, fetchSpace and buildCache. Each attribute is true or
-# throws listing its failures. Run them with `nix-instantiate --eval --strict checks/vectors.nix`; the
-# flake runs them against its own lib.
+# The checks of lib/ that need no build: the vectors the Rust side also tests (tests/vectors/*.json, and
+# the lock tests/vectors/nix-hug.lock) and the argument checks of fetchModel, fetchDataset, fetchSpace and
+# buildCache (the locks fromLock refuses are each a file of their own: tests/lock.rs writes them). Each
+# attribute is true or throws listing its failures. Run them with
+# `nix-instantiate --eval --strict checks/vectors.nix`; the flake runs them against its own lib.
 #
 # Fixed-output store paths do not depend on the builder, so by default a dummy nix-hug path is enough.
 {
@@ -12,6 +13,7 @@
 }:
 let
   inherit (builtins)
+    attrNames
     concatLists
     concatStringsSep
     deepSeq
@@ -348,7 +350,57 @@ let
     (throws "buildCache refuses a bad hash" (lib.buildCache { hash = "nope"; }).drvPath)
   ];
 
-  failures = filter (c: c.got != c.expected) (urlChecks ++ storePathChecks ++ apiChecks);
+  hf = lib.fromLock ../tests/vectors/nix-hug.lock;
+  shared = "5555555555555555555555555555555555555555555555555555555555555555";
+  blobOf = entry: (fromJSON (builtins.unsafeDiscardStringContext entry.blobs)).${shared};
+  # A flat fixed-output path depends on the name and the hash only.
+  flatPath =
+    sha256:
+    (derivation {
+      name = "hf-blob-${sha256}";
+      system = "x86_64-linux";
+      builder = "/nix/store/00000000000000000000000000000000-other/bin/other";
+      outputHashMode = "flat";
+      outputHashAlgo = "sha256";
+      outputHash = sha256;
+    }).outPath;
+  entryAttrs = e: { inherit (e) repoId repoType org repo revision; };
+
+  lockChecks = [
+    (check "fromLock attributes" (attrNames hf) [
+      "cache"
+      "tiny-bert"
+      "tiny-bert-v1"
+      "tiny-ds"
+    ])
+    (check "fromLock results" (map entryAttrs [ hf.tiny-bert hf.tiny-ds ]) [
+      (entryAttrs model // { revision = "0123456789abcdef0123456789abcdef01234567"; })
+      (entryAttrs dataset // { revision = "fedcba9876543210fedcba9876543210fedcba98"; })
+    ])
+    (check "fromLock snapshot" hf.tiny-ds.snapshot
+      "${hf.tiny-ds.outPath}/datasets--acme--tiny-ds/snapshots/fedcba9876543210fedcba9876543210fedcba98"
+    )
+    (check "fromLock env" {
+      inherit (hf.tiny-bert) name args part;
+      fixed = hf.tiny-bert ? outputHash;
+    } {
+      name = "hf-model-acme-tiny-bert-0123456789abcdef0123456789abcdef01234567";
+      args = [ "__lock" ];
+      part = "cache";
+      fixed = false;
+    })
+    (check "a blob's path is named after its hash alone" (blobOf hf.tiny-bert) (flatPath shared))
+    (check "one blob, one path in two entries" (blobOf hf.tiny-bert-v1) (blobOf hf.tiny-bert))
+    (check "an entry without small files has no small-files output" hf.tiny-ds.smallFiles "")
+    (check "fromLock cache" (map toString hf.cache.inputs) [
+      hf.tiny-bert.outPath
+      hf.tiny-bert-v1.outPath
+      hf.tiny-ds.outPath
+    ])
+    (check "fromLock instantiates" (isDrvPath hf.cache.drvPath) true)
+  ];
+
+  failures = filter (c: c.got != c.expected) (urlChecks ++ storePathChecks ++ apiChecks ++ lockChecks);
 in
 {
   vectors =

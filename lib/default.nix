@@ -1,5 +1,6 @@
 # Nix side of nix-hug. The derivations below run the nix-hug binary as their builder; its hidden
-# `__fetch` and `__cache` commands read the plain string attributes set here from the environment.
+# `__fetch`, `__cache` and `__lock` commands read the plain string attributes set here from the
+# environment (and the long ones from the files of `passAsFile`).
 # Only builtins are used, so this works without nixpkgs, on Nix 2.8 and later.
 {
   # A derivation (the flake package) or a store path with bin/nix-hug inside.
@@ -12,6 +13,8 @@ let
     all
     any
     attrNames
+    attrValues
+    concatMap
     concatStringsSep
     elem
     elemAt
@@ -20,12 +23,16 @@ let
     genList
     head
     isAttrs
+    isInt
     isList
     isString
     length
     lessThan
     listToAttrs
+    mapAttrs
     match
+    readFile
+    removeAttrs
     replaceStrings
     sort
     split
@@ -35,6 +42,25 @@ let
     ;
 
   builder = "${nix-hug}/bin/nix-hug";
+
+  # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies and the CA
+  # bundle of a proxy that intercepts TLS (the file must be visible in the sandbox).
+  impureEnvVars = [
+    "HF_TOKEN"
+    "HF_ENDPOINT"
+    "NIX_SSL_CERT_FILE"
+    "SSL_CERT_FILE"
+    "http_proxy"
+    "https_proxy"
+    "ftp_proxy"
+    "all_proxy"
+    "no_proxy"
+    "HTTP_PROXY"
+    "HTTPS_PROXY"
+    "FTP_PROXY"
+    "ALL_PROXY"
+    "NO_PROXY"
+  ];
 
   # Hub repository-name rules, for the owner and the name alike.
   validName =
@@ -417,24 +443,7 @@ let
         outputHashMode = "recursive";
         outputHashAlgo = "sha256";
         inherit outputHash;
-        # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies and
-        # the CA bundle of a proxy that intercepts TLS (the file must be visible in the sandbox).
-        impureEnvVars = [
-          "HF_TOKEN"
-          "HF_ENDPOINT"
-          "NIX_SSL_CERT_FILE"
-          "SSL_CERT_FILE"
-          "http_proxy"
-          "https_proxy"
-          "ftp_proxy"
-          "all_proxy"
-          "no_proxy"
-          "HTTP_PROXY"
-          "HTTPS_PROXY"
-          "FTP_PROXY"
-          "ALL_PROXY"
-          "NO_PROXY"
-        ];
+        inherit impureEnvVars;
         # Weights are large: download them where they are needed, not on a remote builder.
         preferLocalBuild = true;
       };
@@ -552,9 +561,193 @@ let
             }
         )
       );
+
+  # `fromLock ./nix-hug.lock`: the lock's format is in src/lock.rs, which writes it. Each entry becomes
+  # three kinds of derivation, all built by the `__lock` command:
+  # - each large file, a flat fixed-output derivation named after its sha256 and nothing else, so that
+  #   one blob is one store path and one download, whichever entries, commits or repos list it;
+  # - the entry's small files, one recursive fixed-output derivation: each file at its repo path;
+  # - the entry's cache folder, the layout of a fetchModel output with every blob a link to one of
+  #   those: an ordinary derivation, made of links only.
+  fromLock =
+    lockFile:
+    let
+      where = "nix-hug: fromLock ${toString lockFile}";
+      text = readFile lockFile;
+      lock = fromJSON text;
+      version = lock.version or null;
+      names = attrNames lock.repos;
+
+      # Each entry's fields, refused in the words of src/lock.rs where both check the same thing.
+      checked = mapAttrs checkEntry lock.repos;
+      checkEntry =
+        name: e:
+        let
+          bad = why: throw "${where}: entry ${toJSON name}: ${why}";
+          id =
+            if isString (e.repoId or null) then
+              parseId (e.type or null) (splitSlash e.repoId)
+            else
+              { error = "not a string"; };
+          files = if isAttrs (e.files or null) then attrValues e.files else [ ];
+          validFile =
+            f:
+            isAttrs f
+            && isInt (f.size or null)
+            && isString (f.gitOid or null)
+            && (!(f ? sha256) || isString f.sha256 && match "[0-9a-f]{64}" f.sha256 != null);
+          anySmall = any (f: !(f ? sha256)) files;
+        in
+        if !isAttrs e then
+          bad "not an object"
+        else if !(elem (e.type or null) [ "model" "dataset" "space" ]) then
+          bad "type must be \"model\", \"dataset\" or \"space\", got ${toJSON (e.type or null)}"
+        else if id ? error then
+          bad "repoId ${toJSON (e.repoId or null)}: ${id.error}"
+        else if id.quant != null then
+          bad "repoId ${toJSON e.repoId}: a repo id has no :QUANT (the lock lists the quant's files)"
+        else if !(isString (e.rev or null) && match "[0-9a-f]{40}" e.rev != null) then
+          bad "rev ${toJSON (e.rev or null)} is not a full commit id (40 lowercase hex)"
+        else if !isAttrs (e.files or null) || !all validFile files then
+          bad "files must map each path to { size; gitOid; sha256 ? <64 lowercase hex>; }"
+        else if anySmall && !(e ? smallFiles) then
+          bad "smallFiles (the hash of its small files) is missing"
+        else if !anySmall && e ? smallFiles then
+          bad "smallFiles is given, but files lists no small file"
+        else if e ? smallFiles && !(isString e.smallFiles && match "sha256-[A-Za-z0-9+/]{43}=" e.smallFiles != null) then
+          bad "smallFiles ${toJSON e.smallFiles} is not a sha256 in SRI form (sha256-…)"
+        else if e ? endpoint && !(isString e.endpoint && match "https?://.+" e.endpoint != null) then
+          bad "invalid Hub endpoint ${toJSON e.endpoint}: expected https://host[:port]"
+        else
+          e
+          // {
+            inherit (id) org repo;
+            large = filter (path: e.files.${path} ? sha256) (attrNames e.files);
+          };
+
+      # What every derivation of an entry is told; the fixed-output ones also get the endpoint, which
+      # never changes what they hold.
+      common = e: {
+        inherit system builder;
+        args = [ "__lock" ];
+        repoType = e.type;
+        inherit (e) repoId;
+        revision = e.rev;
+        passAsFile = [ "files" ];
+      };
+      fixed = e: {
+        endpoint = e.endpoint or "";
+        inherit impureEnvVars;
+        # Weights are large: download them where they are needed, not on a remote builder.
+        preferLocalBuild = true;
+      };
+
+      # Every large file by its sha256, from the first entry (by name) that lists it.
+      blobs = listToAttrs (
+        concatMap (
+          name:
+          let
+            e = checked.${name};
+          in
+          map (path: {
+            name = e.files.${path}.sha256;
+            value = builtins.derivation (
+              common e
+              // fixed e
+              // {
+                name = "hf-blob-${e.files.${path}.sha256}";
+                part = "blob";
+                files = toJSON { ${path} = e.files.${path}; };
+                outputHashMode = "flat";
+                outputHashAlgo = "sha256";
+                outputHash = e.files.${path}.sha256;
+              }
+            );
+          }) e.large
+        ) names
+      );
+
+      entry =
+        e:
+        let
+          dashed = replaceStrings [ "/" ] [ "-" ] e.repoId;
+          folder = "${e.type}s--${replaceStrings [ "/" ] [ "--" ] e.repoId}";
+          small = builtins.derivation (
+            common e
+            // fixed e
+            // {
+              name = "hf-${e.type}-${dashed}-${e.rev}-small-files";
+              part = "smallFiles";
+              files = toJSON (removeAttrs e.files e.large);
+              outputHashMode = "recursive";
+              outputHashAlgo = "sha256";
+              outputHash = e.smallFiles;
+            }
+          );
+          drv = builtins.derivation (
+            common e
+            // {
+              name = "hf-${e.type}-${dashed}-${e.rev}";
+              part = "cache";
+              files = toJSON e.files;
+              smallFiles = if e ? smallFiles then small else "";
+              blobs = toJSON (
+                listToAttrs (
+                  map (path: rec {
+                    name = e.files.${path}.sha256;
+                    value = "${blobs.${name}}";
+                  }) e.large
+                )
+              );
+              passAsFile = [
+                "files"
+                "blobs"
+              ];
+              # Links into other outputs: cheaper to make than to download.
+              preferLocalBuild = true;
+              allowSubstitutes = false;
+            }
+          );
+        in
+        drv
+        // {
+          inherit (e) repoId org repo;
+          repoType = e.type;
+          revision = e.rev;
+          snapshot = "${drv}/${folder}/snapshots/${e.rev}";
+        };
+
+      entries = mapAttrs (_: entry) checked;
+      ofType = type: filter (r: r.repoType == type) (map (name: entries.${name}) names);
+    in
+    if text == "" then
+      throw "${where}: the file is empty"
+    else if substring 0 8 text == "<<<<<<< " || replaceStrings [ "\n<<<<<<< " ] [ "" ] text != text then
+      throw "${where}: it holds merge conflict markers (<<<<<<<): resolve the conflict first"
+    else if !isAttrs lock then
+      throw "${where}: not a nix-hug lock (expected an object with version and repos)"
+    else if version == null then
+      throw "${where}: no version: not a nix-hug lock"
+    else if version != 1 then
+      throw "${where}: version ${toJSON version} is not supported (this nix-hug reads version 1)${
+        if isInt version && version > 1 then "; update nix-hug" else ""
+      }"
+    else if !isAttrs (lock.repos or null) then
+      throw "${where}: repos must be an object"
+    else if lock.repos ? cache then
+      throw "${where}: entry \"cache\": \"cache\" is the attribute of fromLock's cache of every entry; choose another name"
+    else
+      entries
+      // {
+        cache = buildCache {
+          models = ofType "model";
+          datasets = ofType "dataset";
+          spaces = ofType "space";
+        };
+      };
 in
 {
-  inherit parseUrl buildCache;
+  inherit parseUrl buildCache fromLock;
   fetchModel = fetchRepo "model" "fetchModel";
   fetchDataset = fetchRepo "dataset" "fetchDataset";
   fetchSpace = fetchRepo "space" "fetchSpace";

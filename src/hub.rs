@@ -167,6 +167,17 @@ pub fn download_timeout() -> Result<Duration> {
     )
 }
 
+/// A Hub endpoint is `https://host[:port]` (or `http://`, for a mirror on the local network).
+pub fn check_endpoint(endpoint: &str) -> Result<()> {
+    let endpoint = endpoint.trim_end_matches('/');
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        || origin(endpoint).len() <= "https://".len()
+    {
+        return Err(crate::error::usage(format!("invalid Hub endpoint {endpoint:?}: expected https://host[:port]")));
+    }
+    Ok(())
+}
+
 pub struct Hub {
     endpoint: String,
     token: Option<Token>,
@@ -176,13 +187,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(endpoint: &str, token: Option<Token>) -> Result<Hub> {
         let endpoint = endpoint.trim_end_matches('/');
-        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
-            || origin(endpoint).len() <= "https://".len()
-        {
-            return Err(crate::error::usage(format!(
-                "invalid Hub endpoint {endpoint:?}: expected https://host[:port]"
-            )));
-        }
+        check_endpoint(endpoint)?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -425,7 +430,11 @@ pub fn status_error(resp: &Response<ureq::Body>, url: &str) -> Error {
             }
             Error::transient(msg, after.unwrap_or_default())
         }
-        401 | 403 => Error::new(Kind::Failed, msg),
+        // A file's request is refused so when nothing was listed first (a lock entry's files).
+        401 | 403 => Error::new(
+            Kind::Failed,
+            format!("{msg}: a private or gated repository needs a token with access ({TOKEN_SOURCES})"),
+        ),
         404 => Error::new(Kind::NotFound, msg),
         _ => Error::new(Kind::Network, msg),
     }

@@ -82,24 +82,45 @@ pub enum Node {
     Link(String),
 }
 
+/// Where the files of a commit added to a tree are.
+enum Blobs<'a> {
+    /// In the folder's `blobs/`, each snapshot file a relative link there (a fetch).
+    Own,
+    /// In the folder's `blobs/` as links to the paths `target(path)` gives (a lock entry's folder).
+    Linked(&'a dyn Fn(&str) -> String),
+    /// Nowhere in the folder: each snapshot file an absolute link to the path named for it (a linked
+    /// cache).
+    Elsewhere(&'a BTreeMap<String, PathBuf>),
+}
+
 impl Tree {
     /// What a fetch of `files` at `rev` leaves (see the module's text).
     pub fn of_fetch(repo: &Repo, rev: &str, files: &[Entry]) -> Tree {
         let mut tree = Tree::default();
-        tree.add_commit(&repo.folder(), rev, &tree_cache(files), None);
+        tree.add_commit(&repo.folder(), rev, &tree_cache(files), Blobs::Own);
         tree
     }
 
-    /// Adds the repo folder `folder` at `rev` with the files `cache` lists, each a relative link to a
-    /// blob of the folder's own or, with `elsewhere`, an absolute link to the path it names for the file.
-    /// The first commit added to a folder is the one its `refs/main` names.
-    fn add_commit(
-        &mut self,
-        folder: &str,
-        rev: &str,
-        cache: &TreeCache,
-        elsewhere: Option<&BTreeMap<String, PathBuf>>,
-    ) {
+    /// The same folder with every blob a link to `target(path)` (the first path that has it): the
+    /// cache folder of a lock entry, whose files are other store paths.
+    pub fn of_links(repo: &Repo, rev: &str, files: &[Entry], target: impl Fn(&str) -> String) -> Tree {
+        let mut tree = Tree::default();
+        tree.add_commit(&repo.folder(), rev, &tree_cache(files), Blobs::Linked(&target));
+        tree
+    }
+
+    /// The small files of a lock entry at their repo paths, and nothing else.
+    pub fn of_files(files: &[Entry]) -> Tree {
+        let mut tree = Tree::default();
+        for e in files {
+            tree.insert(&e.path, Node::Blob { etag: e.etag().to_owned(), size: e.size });
+        }
+        tree
+    }
+
+    /// Adds the repo folder `folder` at `rev` with the files `cache` lists, where `blobs` says. The
+    /// first commit added to a folder is the one its `refs/main` names.
+    fn add_commit(&mut self, folder: &str, rev: &str, cache: &TreeCache, blobs: Blobs) {
         self.insert(&format!(".locks/{folder}"), Node::Dir(Tree::default()));
         for sub in ["blobs", "refs", "trees"] {
             self.insert(&format!("{folder}/{sub}"), Node::Dir(Tree::default()));
@@ -107,14 +128,17 @@ impl Tree {
         self.insert(&format!("{folder}/snapshots/{rev}"), Node::Dir(Tree::default()));
         for (path, file) in &cache.files {
             let link = format!("{folder}/snapshots/{rev}/{path}");
-            match elsewhere {
-                Some(sources) => self.insert(&link, Node::Link(sources[path].display().to_string())),
-                None => {
-                    let (etag, size) = (file.etag().to_owned(), file.size);
-                    self.insert(&link, Node::Link(relative_target(path, &etag)));
-                    self.insert(&format!("{folder}/blobs/{etag}"), Node::Blob { etag, size });
+            let (etag, size) = (file.etag().to_owned(), file.size);
+            let blob = match &blobs {
+                Blobs::Elsewhere(sources) => {
+                    self.insert(&link, Node::Link(sources[path].display().to_string()));
+                    continue;
                 }
-            }
+                Blobs::Own => Node::Blob { etag: etag.clone(), size },
+                Blobs::Linked(target) => Node::Link(target(path)),
+            };
+            self.insert(&link, Node::Link(relative_target(path, &etag)));
+            self.insert(&format!("{folder}/blobs/{etag}"), blob);
         }
         self.insert(&format!("{folder}/refs/main"), Node::Bytes(rev.as_bytes().to_vec()));
         self.insert(&format!("{folder}/trees/{rev}.json"), Node::Bytes(tree_json(cache)));
@@ -254,7 +278,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, how: Merge) -> Result<()> {
     for Commit { folder, rev, cache, sources } in &commits {
         // Each input's listing was checked alone; together, one's file may be another's folder.
         check_paths(cache.files.keys().map(String::as_str))?;
-        tree.add_commit(folder, rev, cache, (how == Merge::Link).then_some(sources));
+        tree.add_commit(folder, rev, cache, if how == Merge::Link { Blobs::Elsewhere(sources) } else { Blobs::Own });
         if how == Merge::Copy {
             // Into place before the tree is written over them, as a fetch downloads them.
             let blobs = out.join(folder).join("blobs");
@@ -413,7 +437,7 @@ mod tests {
             [fetched(&repo, new, &files[..1]), fetched(&repo, new, &files[1..]), fetched(&repo, old, &files[2..])];
         let inputs: Vec<PathBuf> = inputs.iter().map(|d| d.path().to_owned()).collect();
         let mut expected = Tree::of_fetch(&repo, new, &files);
-        expected.add_commit(&repo.folder(), old, &tree_cache(&files[2..]), None);
+        expected.add_commit(&repo.folder(), old, &tree_cache(&files[2..]), Blobs::Own);
         expected.insert("version.txt", Node::Bytes(b"1".to_vec()));
         let copy = tempfile::tempdir().unwrap();
         merge(&inputs, copy.path(), Merge::Copy).unwrap();

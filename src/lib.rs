@@ -10,8 +10,9 @@ it is the user's CLI. Both run the same `pipeline`:
 
 so the hash the CLI prints is the one the sandbox produces. The CLI around it: `cli` (argv, help,
 completions), `cmd` (one file per command, the only writer of stdout), `prefetch` (the service the
-commands share: resolve, plan, download, add to the store), `persist` (the persist directory), `nix` (the
-Nix commands it runs), `gguf` (the quants of `org/repo:QUANT`), `render` (the expression and the JSON it prints), `msg` and `progress` (stderr),
+commands share: resolve, plan, download, add to the store), `persist` (the persist directory), `lock`
+(the lock file `fromLock` builds from), `nix` (the Nix commands it runs), `gguf` (the quants of
+`org/repo:QUANT`), `render` (the expression and the JSON it prints), `msg` and `progress` (stderr),
 `tempdir` (temporary folders, removed even on Ctrl-C).
 */
 
@@ -25,6 +26,7 @@ pub mod gguf;
 pub mod hub;
 pub mod layout;
 pub mod local;
+pub mod lock;
 pub mod msg;
 pub mod nar;
 pub mod nix;

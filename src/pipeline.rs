@@ -14,7 +14,7 @@ use crate::nar::{self, Hash, Skeleton};
 use crate::regions::Regions;
 use crate::repo::Repo;
 use std::collections::HashSet;
-use std::fs::File;
+use std::fs::{self, File};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -76,10 +76,15 @@ pub enum Sink<'a> {
     Dir(&'a Path),
     /// One file: the output's NAR, every blob downloaded straight to its offset (what the CLI imports).
     Nar(&'a Path),
+    /// A folder of the planned files at their repo paths, nothing else: the small files of a lock entry.
+    Files(&'a Path),
+    /// The plan's one file as the output itself: a large file of a lock entry.
+    File(&'a Path),
 }
 
-/// Downloads the planned files into `sink`, laid out as a Hugging Face cache. A NAR sink gives the NAR's
-/// sha256 and size, hashed as the downloads complete it.
+/// Downloads the planned files into `sink`: laid out as a Hugging Face cache (`Dir`, `Nar`), or as the
+/// outputs of a lock entry (`Files`, `File`). A NAR sink gives the NAR's sha256 and size, hashed as the
+/// downloads complete it.
 pub fn fetch(
     hub: &Hub,
     plan: &Plan,
@@ -139,6 +144,27 @@ pub fn fetch(
                         .expect("a file nothing writes is never spoiled"),
                 };
                 Ok(Some(hashed))
+            }
+            Sink::Files(out) => {
+                for path in plan.files.iter().map(|e| out.join(&e.path)) {
+                    let dir = path.parent().unwrap_or(out);
+                    fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+                }
+                let dest = |e: &Entry| Dest::File(out.join(&e.path));
+                download::download(hub, plan.files.iter().map(|e| job(e, dest(e))).collect(), opts.clone(), progress)?;
+                Tree::of_files(&plan.files).write(out)?;
+                Ok(None)
+            }
+            Sink::File(path) => {
+                let [e] = plan.files.as_slice() else {
+                    return Err(Error::new(Kind::Failed, format!("{} files for one output", plan.files.len())));
+                };
+                let file = File::create_new(path).with_context(|| path.display().to_string())?;
+                file.set_len(e.size).map_err(|err| crate::space::write_error(err, path))?;
+                let regions = Arc::new(Regions::default());
+                let dest = Dest::At { file: Arc::new(file), offset: 0, path: path.to_owned(), regions };
+                download::download(hub, vec![job(e, dest)], opts.clone(), progress)?;
+                Ok(None)
             }
         }
     };

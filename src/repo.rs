@@ -5,9 +5,11 @@ CLI's job).
 */
 
 use crate::error::{Result, usage};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RepoType {
     Model,
     Dataset,
@@ -316,6 +318,11 @@ pub fn is_commit(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// A branch, tag or other ref as the Hub names them: `main`, `v1.0`, `refs/pr/1`.
+pub fn is_ref_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "._+@=/-".contains(c))
+}
+
 /// A ref in a web URL is one path segment, percent-decoded: `[A-Za-z0-9._+@=-]` and `/` written `%2F`
 /// (`refs%2Fpr%2F1`).
 fn decode_ref(raw: &str) -> Result<String, String> {
@@ -323,7 +330,7 @@ fn decode_ref(raw: &str) -> Result<String, String> {
     if rev == "refs" {
         return Err("write the slashes of a ref as %2F (refs%2Fpr%2F1)".into());
     }
-    if !rev.chars().all(|c| c.is_ascii_alphanumeric() || "._+@=/-".contains(c)) {
+    if !is_ref_name(&rev) {
         return Err(format!("invalid ref {rev:?} (letters, digits and ._+@=-, with a slash written as %2F)"));
     }
     Ok(rev)

@@ -108,15 +108,6 @@ fn expectations(fetches: &[&Fetch]) -> serde_json::Value {
     serde_json::json!({ "repos": repos })
 }
 
-/// `NIX_HUG_BUILT_PATHS` names a file that collects `ATTR PATH` lines, so that `scripts/test` can hold
-/// the builds of several Nix versions to the same paths.
-fn record(attr: &str, path: &str) {
-    if let Some(file) = std::env::var_os("NIX_HUG_BUILT_PATHS") {
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
-        std::io::Write::write_all(&mut file, format!("{attr} {path}\n").as_bytes()).unwrap();
-    }
-}
-
 /// A sandbox that silently failed to start would build with the host's file system in view: a
 /// derivation that looks for it fails unless the sandbox is really on.
 #[test]
@@ -144,25 +135,6 @@ fn builds_really_run_in_the_sandbox() {
     std::fs::write(&file, expression).unwrap();
     let path = nix_build(&file, "").unwrap_or_else(|e| panic!("the sandbox probe failed:\n{e}"));
     support::forget(&path);
-}
-
-fn check_with_python(cache: &str, expect: &serde_json::Value) {
-    let python = std::env::var("NIX_HUG_TEST_PYTHON")
-        .expect("NIX_HUG_TEST_PYTHON must name a Python with tests/python/requirements.txt installed (see README.md)");
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), serde_json::to_vec_pretty(expect).unwrap()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_cache.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(file.path())
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HUB_CACHE", cache)
-        .env_remove("HF_ENDPOINT")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "check_cache.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("ok: all checks passed"), "{stdout}");
 }
 
 #[test]
@@ -202,7 +174,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         support::forget(&expected);
         hub.clear_requests();
         let path = nix_build(&file, f.attr).unwrap_or_else(|e| panic!("building {}:\n{e}", f.attr));
-        record(f.attr, &path);
+        support::record(f.attr, &path);
         assert_eq!(path, expected);
         let nix_hash = stdout_ok(nix("nix-hash").args(["--type", "sha256", &path]));
         assert_eq!(
@@ -226,7 +198,7 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     let expect = expectations(&cached.iter().collect::<Vec<_>>());
     let expect_all = expectations(&fetches.iter().collect::<Vec<_>>());
     let cache = nix_build(&file, "cache").unwrap();
-    record("cache", &cache);
+    support::record("cache", &cache);
     let target = std::fs::read_link(
         Path::new(&cache).join("models--acme--tiny-bert/snapshots").join(&fetches[0].commit).join("config.json"),
     )
@@ -236,12 +208,12 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         std::fs::read_to_string(Path::new(&cache).join("models--acme--tiny-bert/refs/main")).unwrap(),
         fetches[0].commit
     );
-    check_with_python(&cache, &expect_all);
+    python::check_cache(&cache, &expect_all);
     let model = nix_build(&file, "model").unwrap();
     let space_path = nix_build(&file, "space").unwrap();
     let space_expect = expectations(&[&space[0]]);
     assert!(Path::new(&space_path).join("spaces--acme--tiny-space/refs/main").is_file(), "{space_path}");
-    check_with_python(&space_path, &space_expect);
+    python::check_cache(&space_path, &space_expect);
     python::check_with_clients(&[
         ("buildCache", &cache, &expect_all),
         ("fetchModel", &model, &expectations(&[&fetches[0]])),
@@ -249,9 +221,9 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     ]);
 
     let copy = nix_build(&file, "cacheCopy").unwrap_or_else(|e| panic!("building cacheCopy:\n{e}"));
-    record("cacheCopy", &copy);
+    support::record("cacheCopy", &copy);
     assert_eq!(copy, nar::fixed_output_path(&nar::parse_hash(&merged_hash).unwrap(), "hf-hub-cache").unwrap());
-    check_with_python(&copy, &expect);
+    python::check_cache(&copy, &expect);
 }
 
 /// Download faults in the sandbox: a redirect loop, and a file served with another size than the
@@ -348,7 +320,7 @@ fn a_quant_builds_with_its_gguf_and_mmproj() {
     let mut build = support::nix_build_command();
     let built = support::built(build.env("HF_ENDPOINT", hub.endpoint()).arg(&file))
         .unwrap_or_else(|e| panic!("building the printed expression:\n{e}"));
-    record("gguf", &built);
+    support::record("gguf", &built);
     assert_eq!(built, reported, "the expression builds the output nix-hug fetch added");
     assert!(hub.requests().iter().any(|r| r.target.contains("/resolve/")), "built by downloading in the sandbox");
 

@@ -167,3 +167,12 @@ pub fn reported_path(stderr: &str) -> Option<&str> {
         l.strip_prefix("nix-hug: added ").or_else(|| l.split_once(" is already in the store: ").map(|(_, path)| path))
     })
 }
+
+/// `NIX_HUG_BUILT_PATHS` names a file that collects `ATTR PATH` lines, so that `scripts/test` can hold
+/// the builds of several Nix versions to the same paths.
+pub fn record(attr: &str, path: &str) {
+    if let Some(file) = std::env::var_os("NIX_HUG_BUILT_PATHS") {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+        std::io::Write::write_all(&mut file, format!("{attr} {path}\n").as_bytes()).unwrap();
+    }
+}

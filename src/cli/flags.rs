@@ -52,6 +52,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "store path", url: false, text: include_str!("help/store-path.txt") },
     Command { name: "__fetch", url: false, text: "" },
     Command { name: "__cache", url: false, text: "" },
+    Command { name: "__lock", url: false, text: "" },
 ];
 
 pub struct Flag {

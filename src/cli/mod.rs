@@ -47,6 +47,7 @@ pub enum Action {
     /// The hidden builder commands run by `lib/` derivations in the sandbox.
     BuilderFetch,
     BuilderCache,
+    BuilderLock,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -173,6 +174,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "store path" => Action::StorePath,
         "__fetch" => Action::BuilderFetch,
         "__cache" => Action::BuilderCache,
+        "__lock" => Action::BuilderLock,
         // A group alone (`nix-hug store`) names nothing to do, as `nix-hug` alone does not.
         group => return Err(usage(format!("{}; see `nix-hug {group} --help`", followed_by(command)))),
     };

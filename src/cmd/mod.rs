@@ -19,7 +19,7 @@ pub fn run(cli: Cli) -> Result<()> {
     msg::set_debug(cli.debug);
     msg::set_quiet(cli.quiet);
     // In the sandbox, Nix itself stops the builder and removes what it wrote.
-    if !matches!(cli.action, Action::BuilderFetch | Action::BuilderCache) {
+    if !matches!(cli.action, Action::BuilderFetch | Action::BuilderCache | Action::BuilderLock) {
         tempdir::handle_signals().context("listening for Ctrl-C")?;
     }
     match cli.action {
@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Action::StorePath => store::path(),
         Action::BuilderFetch => builder::fetch(),
         Action::BuilderCache => builder::cache(),
+        Action::BuilderLock => builder::lock(),
     }
 }
 

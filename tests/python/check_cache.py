@@ -127,15 +127,23 @@ def snapshot_folder(cache, repo):
     return os.path.join(cache, folder, "snapshots", repo["revision"])
 
 
+STORE = os.environ.get("NIX_STORE_DIR", "/nix/store")
+
+
 def cache_roots(cache, repos):
     """The cache folder and every folder holding the blobs its snapshots link to (other store paths,
-    for a cache of links): `<root>/<repo folder>/blobs/<etag>`."""
+    for a cache of links): the store path a blob is in (a fetch output, or for a lock entry the blob's
+    own path or the one of the entry's small files), else `<root>` of `<root>/<repo folder>/blobs/<etag>`."""
     roots = {os.path.abspath(cache), os.path.realpath(cache)}
     for repo in repos:
         snapshot = snapshot_folder(cache, repo)
         for path in repo["files"]:
             blob = os.path.realpath(os.path.join(snapshot, path))
-            roots.add(os.path.dirname(os.path.dirname(os.path.dirname(blob))))
+            in_store = os.path.relpath(blob, STORE)
+            if in_store.startswith(".."):
+                roots.add(os.path.dirname(os.path.dirname(os.path.dirname(blob))))
+            else:
+                roots.add(os.path.join(STORE, in_store.split(os.sep)[0]))
     return sorted(roots)
 
 

@@ -220,3 +220,23 @@ pub fn check_with_clients(outputs: &[(&str, &str, &serde_json::Value)]) {
         failures.join("\n\n")
     );
 }
+
+/// `check_cache.py` on `cache`, offline, with the Python of `NIX_HUG_TEST_PYTHON`.
+pub fn check_cache(cache: &str, expect: &serde_json::Value) {
+    let python = std::env::var("NIX_HUG_TEST_PYTHON")
+        .expect("NIX_HUG_TEST_PYTHON must name a Python with tests/python/requirements.txt installed (see README.md)");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec_pretty(expect).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_cache.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(file.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HUB_CACHE", cache)
+        .env_remove("HF_ENDPOINT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "check_cache.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ok: all checks passed"), "{stdout}");
+}

@@ -363,7 +363,7 @@ fn a_bad_lock_is_one_error_at_evaluation() {
             format!("{named}entry \"cache\": \"cache\" is the attribute"),
         ),
         (
-            text.replace("\"type\": \"model\"", "\"type\": \"space\""),
+            text.replace("\"type\": \"model\"", "\"type\": \"book\""),
             "cache",
             format!("{named}entry \"bert\": type must be"),
         ),

@@ -27,6 +27,7 @@ pub mod local;
 pub mod msg;
 pub mod nar;
 pub mod nix;
+pub mod nixfile;
 pub mod persist;
 pub mod pipeline;
 pub mod prefetch;

@@ -30,6 +30,7 @@ pub mod lock;
 pub mod msg;
 pub mod nar;
 pub mod nix;
+pub mod nixfile;
 pub mod persist;
 pub mod pipeline;
 pub mod prefetch;

@@ -206,7 +206,7 @@ impl Entry {
             files,
             small_files,
         };
-        entry.check().map_err(usage).context(plan.label())?;
+        entry.check(true).map_err(usage).context(plan.label())?;
         Ok(entry)
     }
 
@@ -214,8 +214,9 @@ impl Entry {
         Repo { kind: self.kind, id: self.repo_id.clone() }
     }
 
-    /// Everything reading refuses in an entry, but its name.
-    fn check(&self) -> Result<(), String> {
+    /// Everything reading refuses in an entry, but its name; with `files` false, only what says where it
+    /// is pinned and how (for `nix-hug lock`, which lists its files anew).
+    fn check(&self, files: bool) -> Result<(), String> {
         Repo::from_id(self.kind, &self.repo_id).map_err(|e| e.to_string())?;
         if !is_commit(&self.rev) {
             return Err(format!("rev {:?} is not a full commit id (40 lowercase hex)", self.rev));
@@ -229,6 +230,9 @@ impl Entry {
             hub::check_endpoint(endpoint).map_err(|e| e.to_string())?;
         }
         let selector = self.filters.filters().and_then(|f| f.compile()).map_err(|e| format!("filters: {e}"))?;
+        if !files {
+            return Ok(());
+        }
         check_paths(self.files.keys().map(String::as_str)).map_err(|e| format!("files: {e}"))?;
         for (path, file) in &self.files {
             file.check().map_err(|why| format!("files.{}: {why}", key(path)))?;
@@ -252,15 +256,60 @@ impl Entry {
     }
 }
 
+/// How an entry's files moved from one pin to the next.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Changes {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    /// Bytes more (or fewer) in all.
+    pub size_delta: i64,
+}
+
+impl Changes {
+    pub fn between(old: &Entry, new: &Entry) -> Changes {
+        let mut c = Changes::default();
+        for (path, file) in &new.files {
+            match old.files.get(path) {
+                None => c.added.push(path.clone()),
+                Some(before) if before != file => c.changed.push(path.clone()),
+                Some(_) => {}
+            }
+        }
+        c.removed = old.files.keys().filter(|p| !new.files.contains_key(*p)).cloned().collect();
+        let total = |e: &Entry| e.files.values().map(|f| f.size as i64).sum::<i64>();
+        c.size_delta = total(new) - total(old);
+        c
+    }
+}
+
 impl Lock {
+    /// The lock at `path`, or an empty one if there is no file there yet.
+    pub fn read_or_new(path: &Path) -> Result<Lock> {
+        if std::fs::symlink_metadata(path).is_err() {
+            return Ok(Lock::default());
+        }
+        Lock::read(path)
+    }
+
     /// Reads and checks the lock at `path`; every refusal is one line that names the file.
     pub fn read(path: &Path) -> Result<Lock> {
-        let text = std::fs::read_to_string(path).with_context(|| path.display())?;
-        Lock::parse(&text).map_err(|why| usage(format!("{}: {why}", path.display())))
+        Lock::parse(&read_text(path)?).map_err(|why| usage(format!("{}: {why}", path.display())))
+    }
+
+    /// Reads the lock at `path` as `read` does, but takes entries whose files no longer agree with their
+    /// filters (edited by hand), for `nix-hug lock` to list again.
+    pub fn read_unchecked(path: &Path) -> Result<Lock> {
+        Lock::parse_with(&read_text(path)?, false).map_err(|why| usage(format!("{}: {why}", path.display())))
     }
 
     /// The lock `text` holds, or why it is refused.
     pub fn parse(text: &str) -> Result<Lock, String> {
+        Lock::parse_with(text, true)
+    }
+
+    fn parse_with(text: &str, files: bool) -> Result<Lock, String> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
@@ -288,13 +337,13 @@ impl Lock {
         let raw: Raw = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
             .map_err(|e| located(e.path(), e.inner()))?;
         let lock = Lock { repos: raw.repos };
-        lock.check()?;
+        lock.check(files)?;
         Ok(lock)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self, files: bool) -> Result<(), String> {
         for (name, entry) in &self.repos {
-            check_name(name).and_then(|()| entry.check()).map_err(|why| format!("entry {name:?}: {why}"))?;
+            check_name(name).and_then(|()| entry.check(files)).map_err(|why| format!("entry {name:?}: {why}"))?;
         }
         Ok(())
     }
@@ -318,7 +367,7 @@ impl Lock {
     /// that reading would refuse is not written.
     pub fn write(&self, path: &Path) -> Result<()> {
         let failed = |e: std::io::Error| Error::from(e).context(path.display());
-        self.check().map_err(|why| usage(format!("{}: not written: {why}", path.display())))?;
+        self.check(true).map_err(|why| usage(format!("{}: not written: {why}", path.display())))?;
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = path.file_name().map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy());
         // 0666 less the umask, as for any file the user makes, not tempfile's 0600.
@@ -345,7 +394,16 @@ pub fn files_from_json(json: &str) -> Result<Vec<hub::Entry>> {
 }
 
 /// Entry names are attribute names in Nix and words on the command line.
-fn check_name(name: &str) -> Result<(), String> {
+fn read_text(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(usage(format!("{}: no lock file there; `nix-hug add URL` makes one", path.display())))
+        }
+        read => read.with_context(|| path.display()),
+    }
+}
+
+pub fn check_name(name: &str) -> Result<(), String> {
     let ok = name.len() <= 100
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));

@@ -1,9 +1,9 @@
 /*!
-The pins written in Nix files: the literal `fetchModel { … }` and `fetchDataset { … }` calls, found with a
+The pins written in Nix files: the literal `fetchModel`, `fetchDataset` and `fetchSpace` calls, found with a
 real Nix parser (`rnix`), and their `rev` and `fileTreeHash` (or `hash`) strings rewritten in place,
 every other byte of the file kept as it was.
 
-A call counts when the function is named `fetchModel` or `fetchDataset` (alone or at the end of a path:
+A call counts when the function is named `fetchModel`, `fetchDataset` or `fetchSpace` (alone or at the end of a path:
 `nix-hug-lib.fetchModel`, `nix-hug.lib.${system}.fetchDataset`) and its argument is an attribute set
 whose `url`, `rev`, hash, `endpoint` and `filters` are plain strings and lists of them. A call that
 names one of these through a variable or an interpolation cannot be bumped from the text alone, and is
@@ -93,6 +93,7 @@ fn function(f: &ast::Expr) -> Option<(RepoType, usize)> {
     let kind = match name.text() {
         "fetchModel" => RepoType::Model,
         "fetchDataset" => RepoType::Dataset,
+        "fetchSpace" => RepoType::Space,
         _ => return None,
     };
     Some((kind, usize::from(name.text_range().start())))

@@ -18,6 +18,7 @@ use crate::error::{Context, Error, Kind, Result, usage};
 use crate::filter::Filters;
 use crate::gguf::{self, Quant};
 use crate::hub::{self, Entry, GitRef, Hub, Refs, Revision, Token};
+use crate::lock::{self, Globs};
 use crate::nar::Hash;
 use crate::persist;
 use crate::pipeline::Sink;
@@ -45,6 +46,11 @@ pub fn plan(target: &Target) -> Result<(Hub, Plan)> {
 
 /// The commit `target`'s ref points at on the Hub, said on stderr.
 pub fn commit(target: &Target) -> Result<Resolved> {
+    commit_on(hub_from_env()?, target)
+}
+
+/// The commit `target`'s ref points at on `hub`, said on stderr.
+pub fn commit_on(hub: Hub, target: &Target) -> Result<Resolved> {
     let url = &target.url;
     if let Some(quant) =
         url.quant.as_deref().filter(|_| !target.includes.is_empty() || !target.filters.exclude.is_empty())
@@ -54,7 +60,6 @@ pub fn commit(target: &Target) -> Result<Resolved> {
             url.id
         )));
     }
-    let hub = hub_from_env()?;
     let rev = asked_ref(target, url);
 
     let (repo, revision) = resolve(&hub, url, rev)?;
@@ -72,6 +77,40 @@ pub fn commit(target: &Target) -> Result<Resolved> {
         );
     }
     Ok(Resolved { hub, repo, commit })
+}
+
+/// The lock entry that pins `target` (listed with `filters`, the globs it was asked with) on `hub`: its
+/// small files downloaded and hashed unless `known`, the entry it replaces, has the same ones.
+pub fn pin(hub: Hub, target: &Target, filters: Globs, known: Option<&lock::Entry>, jobs: usize) -> Result<lock::Entry> {
+    let (hub, plan) = plan_at(commit_on(hub, target)?, target)?;
+    check_quant_chosen(&plan)?;
+    let filters = match &target.url.quant {
+        // The quant's files, as the expression `fetch` prints names them.
+        Some(_) => Globs { files: plan.filters.files.clone(), ..Globs::default() },
+        None => filters,
+    };
+    let endpoint = Some(hub.endpoint().to_owned()).filter(|e| e != hub::DEFAULT_ENDPOINT);
+    let asked = lock::Asked { ref_name: ref_name(target), filters, endpoint };
+    let opts = Options { jobs, ..Options::default() };
+    lock::Entry::of_plan(&hub, &plan, asked, known, opts, &|_| {})
+}
+
+/// The Hub an entry of the lock is pinned on: its endpoint, else `HF_ENDPOINT`'s.
+pub fn hub_of(entry: &lock::Entry) -> Result<Hub> {
+    match &entry.endpoint {
+        Some(endpoint) => Hub::new(endpoint, Token::from_env()),
+        None => hub_from_env(),
+    }
+}
+
+/// What fetching an entry of the lock again asks for: its ref (or `at`, a commit), its filters.
+pub fn target_of(entry: &lock::Entry, at: Option<&str>) -> Result<Target> {
+    let filters = entry.filters.filters()?;
+    let given = entry.filters.include.iter().map(|glob| format!("the include {glob}"));
+    let includes = given.zip(filters.include.iter().cloned()).collect();
+    let rev = at.map(str::to_owned).or_else(|| entry.ref_name.clone()).unwrap_or_else(|| entry.rev.clone());
+    let url = RepoUrl { kind: Some(entry.kind), ..crate::repo::parse_url(&entry.repo().url())? };
+    Ok(Target { url, rev: Some(rev), filters, includes })
 }
 
 /// The Hub of `HF_ENDPOINT` (default huggingface.co), with the user's token.

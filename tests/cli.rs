@@ -815,3 +815,95 @@ fn a_download_that_stalls_every_time_ends_with_one_error() {
     let bad = Env::new(&hub).var("HF_HUB_DOWNLOAD_TIMEOUT", "soon");
     bad.run(&["fetch", "acme/big"]).fails(2, &["HF_HUB_DOWNLOAD_TIMEOUT=soon: expected a number of seconds"]);
 }
+
+/// The lock file commands against a Hub whose branch moves: `add` pins, `update --check` exits 0, then 1
+/// once `main` moves (writing nothing), `update` follows it downloading no large file that did not
+/// change, then `--check` is 0 again; `lock` lists an entry anew after its filters are edited by hand;
+/// `remove` drops one; a bad name or a corrupt lock is one line and leaves the lock as it was.
+#[test]
+fn lock_file_commands_follow_a_moving_branch() {
+    let hub = Hub::start(fixtures::all());
+    let fixture = fixtures::tiny_bert();
+    let (old, new) = (fixture.commits[0].sha.clone(), fixture.commits[1].sha.clone());
+    hub.move_ref("acme/tiny-bert", "main", &old);
+    let env = Env::new(&hub);
+    let lock = env.root.path().join("nix-hug.lock");
+    let lock_arg = lock.to_str().unwrap();
+    let pins = |args: &[&str]| env.run(&[args, &["--lock", lock_arg]].concat());
+    let read = || std::fs::read_to_string(&lock).unwrap();
+
+    pins(&["add", "acme/tiny-bert", "--include", "*.safetensors", "--name", "bert"]).ok();
+    pins(&["add", "datasets/acme/tiny-ds"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&read()).unwrap();
+    assert_eq!(v["repos"]["bert"]["rev"], old.as_str());
+    assert_eq!(v["repos"]["bert"]["ref"], "main");
+    assert_eq!(v["repos"]["bert"]["filters"]["include"], serde_json::json!(["*.safetensors"]));
+    assert!(v["repos"]["bert"]["files"]["model.safetensors"]["sha256"].is_string());
+    assert_eq!(v["repos"]["tiny-ds"]["type"], "dataset");
+
+    let fresh = pins(&["update", "--check"]).ok();
+    assert!(fresh.stdout.contains(&format!("bert: up to date at {}", &old[..7])), "{}", fresh.stdout);
+
+    hub.move_ref("acme/tiny-bert", "main", &new);
+    let before = read();
+    let stale = pins(&["update", "--check"]);
+    assert_eq!(stale.code, 1, "{}", stale.stderr);
+    assert!(stale.stdout.contains(&format!("bert: {} -> {} (main)", &old[..7], &new[..7])), "{}", stale.stdout);
+    assert!(stale.stdout.contains("  + nested/deeper/notes.txt"), "{}", stale.stdout);
+    assert_eq!(read(), before, "--check writes nothing");
+
+    hub.clear_requests();
+    let moved = pins(&["update", "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&moved.stdout).unwrap();
+    assert_eq!(report[0]["new"], new.as_str());
+    assert_eq!(report[0]["changed"], serde_json::json!(["README.md"]));
+    let downloads: Vec<String> =
+        hub.requests().into_iter().filter(|r| r.target.contains("/resolve/")).map(|r| r.target).collect();
+    assert!(!downloads.is_empty() && downloads.iter().all(|t| !t.contains("safetensors")), "{downloads:?}");
+    assert!(read().contains(&new) && !read().contains(&old));
+    pins(&["update", "--check"]).ok();
+    env.assert_tmp_clean();
+
+    std::fs::write(&lock, read().replace("\"*.safetensors\"", "\"onnx/*\"")).unwrap();
+    pins(&["update"]).fails(2, &["files.\"model.safetensors\": the filters do not take it"]);
+    pins(&["lock"]).ok();
+    assert!(read().contains("\"onnx/model.onnx\"") && !read().contains("model.safetensors"), "{}", read());
+
+    pins(&["remove", "tiny-ds"]).ok();
+    let kept = read();
+    assert!(!kept.contains("tiny-ds"));
+    pins(&["remove", "nope"]).fails(2, &["no entry \"nope\"", "it has bert"]);
+    pins(&["add", "acme/tiny-bert", "--name", "cache"]).fails(2, &["--name \"cache\""]);
+    std::fs::write(&lock, &kept[..kept.len() / 2]).unwrap();
+    let half = read();
+    pins(&["update"]).fails(2, &["nix-hug.lock: not valid JSON"]);
+    assert_eq!(read(), half, "a corrupt lock is left as it was");
+}
+
+/// `update FILE.nix` bumps the rev and hash of each literal fetch call whose ref moved, and changes not
+/// another byte of the file: comments, spacing and the calls that did not move stay.
+#[test]
+fn update_bumps_the_pins_of_a_nix_file_in_place() {
+    let hub = Hub::start(fixtures::all());
+    let fixture = fixtures::tiny_bert();
+    let (old, new) = (fixture.commits[0].sha.clone(), fixture.commits[1].sha.clone());
+    let env = Env::new(&hub);
+    let file = env.root.path().join("pins.nix");
+    let text = format!(
+        "# my models\n{{ nix-hug-lib }}:\n{{\n  bert = nix-hug-lib.fetchModel {{   # by hand\n    url = \"acme/tiny-bert\";\n    \
+         rev   =  \"{old}\";\n    filters = {{ include = [ \".*\\\\.safetensors\" ]; }};\n    fileTreeHash =\n      \
+         \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\";\n  }};\n  odd = nix-hug-lib.fetchModel ({{ url = \"x/y\"; }});\n}}\n"
+    );
+    std::fs::write(&file, &text).unwrap();
+    let checked = env.run(&["update", "--check", file.to_str().unwrap()]);
+    assert_eq!(checked.code, 1, "{}", checked.stderr);
+    assert!(checked.stderr.contains("pins.nix:11: a fetch call left as it is"), "{}", checked.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+
+    env.run(&["update", file.to_str().unwrap()]).ok();
+    let fetched = env.run(&["fetch", "acme/tiny-bert", "--include", "*.safetensors", "--hash"]).ok();
+    let want =
+        text.replace(&old, &new).replace("sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", fetched.stdout.trim());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), want);
+    env.run(&["update", "--check", file.to_str().unwrap()]).ok();
+}

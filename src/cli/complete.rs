@@ -174,9 +174,13 @@ mod tests {
     fn the_shells_complete_commands_and_flags() {
         const ALL: &[&str] = &["bash", "zsh", "fish"];
         let cases: &[(&[&str], &str, &str)] = &[
-            (&["zsh", "fish"], "nix-hug ", "export fetch import ls refs store"),
-            (&["bash"], "nix-hug ", "--debug --help --quiet --version -V -h -q export fetch import ls refs store"),
-            (ALL, "nix-hug l", "ls"),
+            (&["zsh", "fish"], "nix-hug ", "add export fetch import lock ls refs remove store update"),
+            (
+                &["bash"],
+                "nix-hug ",
+                "--debug --help --quiet --version -V -h -q add export fetch import lock ls refs remove store update",
+            ),
+            (ALL, "nix-hug l", "lock ls"),
             (&["zsh", "fish"], "nix-hug store ", "ls path"),
             (&["bash"], "nix-hug store ", "--debug --help --quiet --version -V -h -q ls path"),
             (ALL, "nix-hug --debug fetch x/y --j", "--jobs --json"),

@@ -47,6 +47,10 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "refs", url: true, text: include_str!("help/refs.txt") },
     Command { name: "export", url: true, text: include_str!("help/export.txt") },
     Command { name: "import", url: true, text: include_str!("help/import.txt") },
+    Command { name: "add", url: true, text: include_str!("help/add.txt") },
+    Command { name: "update", url: false, text: include_str!("help/update.txt") },
+    Command { name: "remove", url: false, text: include_str!("help/remove.txt") },
+    Command { name: "lock", url: false, text: include_str!("help/lock.txt") },
     Command { name: "store", url: false, text: include_str!("help/store.txt") },
     Command { name: "store ls", url: false, text: include_str!("help/store-ls.txt") },
     Command { name: "store path", url: false, text: include_str!("help/store-path.txt") },
@@ -78,7 +82,9 @@ const fn flag(long: Text, short: Option<char>, value: Option<Text>, commands: Te
 }
 
 /// The commands that choose a repository at a ref and files in it.
-const TARGET: Text = "fetch|ls|export";
+const TARGET: Text = "fetch|ls|export|add";
+/// The commands that keep the lock file.
+const PINS: Text = "add|update|remove|lock";
 
 /// In the order of the help texts: the commands' own flags, then the global ones. A name may appear
 /// twice for different commands (`--ref` means something else to `import`).
@@ -97,7 +103,16 @@ pub const FLAGS: &[Flag] = &[
     flag("include", None, Some("GLOB"), TARGET, "Take only the large (LFS) files matching GLOB; repeatable"),
     flag("exclude", None, Some("GLOB"), TARGET, "Leave out the large (LFS) files matching GLOB; repeatable"),
     flag("file", None, Some("PATH"), TARGET, "Take exactly this file and no other; repeatable"),
-    flag("jobs", None, Some("N"), "fetch|export", "Download with N parallel requests, 1 to 64 (default: 8)"),
+    flag("name", None, Some("NAME"), "add", "The entry's name in the lock (default: the repository's name)"),
+    flag("check", None, None, "update", "Write nothing; exit 1 when any entry is stale"),
+    flag("lock", None, Some("FILE"), PINS, "The lock file (default: ./nix-hug.lock)"),
+    flag(
+        "jobs",
+        None,
+        Some("N"),
+        "fetch|export|add|update|lock",
+        "Download with N parallel requests, 1 to 64 (default: 8)",
+    ),
     flag("hash", None, None, "fetch|export", "Print only the fileTreeHash (sha256-...) instead of the expression"),
     flag(
         "out-link",
@@ -107,7 +122,13 @@ pub const FLAGS: &[Flag] = &[
         "Make PATH a link that keeps the output from garbage collection (nix-build -o)",
     ),
     flag("dry-run", None, None, "fetch", "Say what would be downloaded and how much, and write nothing"),
-    flag("json", None, None, "fetch|ls|refs|export|store ls", "Print JSON instead of the text for humans"),
+    flag(
+        "json",
+        None,
+        None,
+        "fetch|ls|refs|export|store ls|add|update|remove|lock",
+        "Print JSON instead of the text for humans",
+    ),
     flag("quiet", Some('q'), None, "", "Print only results, warnings and errors: no progress, no other messages"),
     flag("debug", None, None, "", "Show HTTP requests, commands run, hash steps and error details on stderr"),
     flag("help", Some('h'), None, "", "Print help"),

@@ -44,6 +44,24 @@ pub enum Action {
         json: bool,
     },
     StorePath,
+    /// `add`: pin `target` in the lock as `name` (default: the repository's name).
+    Add {
+        target: Target,
+        name: Option<String>,
+        pins: Pins,
+    },
+    /// `update`: follow the refs of these entries (all without names), or bump the pins of these Nix files.
+    Update {
+        names: Vec<String>,
+        check: bool,
+        pins: Pins,
+    },
+    Remove {
+        names: Vec<String>,
+        pins: Pins,
+    },
+    /// `lock`: every entry again at its commit.
+    Lock(Pins),
     /// The hidden builder commands run by `lib/` derivations in the sandbox.
     BuilderFetch,
     BuilderCache,
@@ -74,6 +92,14 @@ pub enum Output {
 pub struct LsArgs {
     pub target: Target,
     pub json: bool,
+}
+
+/// What the lock file commands share.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pins {
+    pub lock: PathBuf,
+    pub json: bool,
+    pub jobs: usize,
 }
 
 /// What `import` puts back into the store.
@@ -167,11 +193,20 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "ls" => Action::Ls(LsArgs { target: target(command, &given, positional)?, json }),
         "refs" => Action::Refs { url: one_url(command, positional)?, json },
         "import" => Action::Import(import_args(&given, positional)?),
-        name @ ("store ls" | "store path") if let Some(extra) = positional.first() => {
+        "add" => Action::Add {
+            target: target(command, &given, positional)?,
+            name: given.one("name").map(str::to_owned),
+            pins: pins(&given)?,
+        },
+        "update" => Action::Update { names: positional, check: given.has("check"), pins: pins(&given)? },
+        "remove" if positional.is_empty() => return Err(usage("remove: missing NAME; see `nix-hug remove --help`")),
+        "remove" => Action::Remove { names: positional, pins: pins(&given)? },
+        name @ ("store ls" | "store path" | "lock") if let Some(extra) = positional.first() => {
             return Err(usage(format!("{name}: unexpected argument {extra:?}")));
         }
         "store ls" => Action::StoreLs { json },
         "store path" => Action::StorePath,
+        "lock" => Action::Lock(pins(&given)?),
         "__fetch" => Action::BuilderFetch,
         "__cache" => Action::BuilderCache,
         "__lock" => Action::BuilderLock,
@@ -241,7 +276,8 @@ fn check(given: &Given, long: &str, value: &str) -> Result<()> {
         }
         "include" | "exclude" if value.is_empty() => Err(usage("an empty pattern matches no file")),
         "include" | "exclude" => glob_to_regex(value).map(drop),
-        "file" | "out-link" if value.is_empty() => Err(usage("empty path")),
+        "file" | "out-link" | "lock" if value.is_empty() => Err(usage("empty path")),
+        "name" if value.is_empty() => Err(usage("empty name")),
         "out-link" if given.has("out-link") => Err(usage("given twice: one link per run")),
         "jobs" => jobs(value).map(drop),
         _ => Ok(()),
@@ -267,6 +303,11 @@ fn fetch_args(command: &Command, given: &Given, positional: Vec<String>) -> Resu
     }
     let jobs = given.one("jobs").map_or(Ok(DEFAULT_JOBS), jobs)?;
     Ok(FetchArgs { target: target(command, given, positional)?, output, jobs, dry_run, out_link })
+}
+
+fn pins(given: &Given) -> Result<Pins> {
+    let lock = PathBuf::from(given.one("lock").unwrap_or(crate::lock::FILE_NAME));
+    Ok(Pins { lock, json: given.has("json"), jobs: given.one("jobs").map_or(Ok(DEFAULT_JOBS), jobs)? })
 }
 
 fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
@@ -389,9 +430,9 @@ mod tests {
         import hf.co/x/y/tree/v1 --ref v2 => error: --ref v2 and the URL's ref v1 name two refs
         import --all --ref abc => error: import: --ref chooses among the exports of one URL; it does not go with --all
         import x/y z/w => error: import: unexpected argument "z/w" (one URL at a time, or --all)
-        --json store ls => error: --json goes after a command: nix-hug fetch|ls|refs|export|store ls --json ...
+        --json store ls => error: --json goes after a command: nix-hug fetch|ls|refs|export|add|update|remove|lock|store ls --json ...
         --all import => error: --all goes after a command: nix-hug import URL --all ...
-        --ref v1 fetch x/y => error: --ref goes after a command: nix-hug fetch|ls|export|import URL --ref ...
+        --ref v1 fetch x/y => error: --ref goes after a command: nix-hug fetch|ls|export|import|add URL --ref ...
         store path --json => error: store path does not accept --json; see `nix-hug store path --help`
         store --json ls => error: store does not accept --json; see `nix-hug store --help`
         fecth x/y => error: unknown command "fecth"; did you mean `nix-hug fetch`?

@@ -3,12 +3,16 @@ The commands: glue between the library modules, and the only code that writes re
 `run` takes what `cli` understood; each command lives in its own file.
 */
 
+pub mod add;
 pub mod export;
 pub mod fetch;
 pub mod import;
+pub mod lock;
 pub mod ls;
 pub mod refs;
+pub mod remove;
 pub mod store;
+pub mod update;
 
 use crate::cli::{Action, Cli};
 use crate::error::{Context, Result};
@@ -31,6 +35,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Action::Import(args) => import::run(&args),
         Action::StoreLs { json } => store::ls(json),
         Action::StorePath => store::path(),
+        Action::Add { target, name, pins } => add::run(&target, name.as_deref(), &pins),
+        Action::Update { names, check, pins } => update::run(&names, check, &pins),
+        Action::Remove { names, pins } => remove::run(&names, &pins),
+        Action::Lock(pins) => lock::run(&pins),
         Action::BuilderFetch => builder::fetch(),
         Action::BuilderCache => builder::cache(),
         Action::BuilderLock => builder::lock(),

@@ -330,6 +330,15 @@ impl Hub {
         self.state.faults.lock().unwrap().clear();
     }
 
+    /// Points the ref `name` of repo `id` at `sha` (one of its commits), as a push to a branch does.
+    pub fn move_ref(&self, id: &str, name: &str, sha: &str) {
+        let repo = self.state.repos.iter().find(|r| r.id == id).expect("a repo of the Hub");
+        assert!(repo.commits.iter().any(|c| c.sha == sha), "{sha} is not a commit of {id}");
+        let mut refs = repo.refs.lock().unwrap();
+        refs.retain(|(n, _)| n != name);
+        refs.push((name.to_owned(), sha.to_owned()));
+    }
+
     /// Answer `tree/<rev>` with a 307 to `tree/<rev>/`, as some mirrors do.
     pub fn set_tree_slash_redirect(&self, on: bool) {
         self.state.slash_redirect.store(on, Ordering::SeqCst);
@@ -389,7 +398,8 @@ struct State {
 struct Served {
     kind: Kind,
     id: String,
-    refs: Vec<(String, String)>,
+    /// Behind a lock: a test may move a branch (`Hub::move_ref`).
+    refs: Mutex<Vec<(String, String)>>,
     token: Option<String>,
     old_ids: Vec<String>,
     commits: Vec<ServedCommit>,
@@ -424,12 +434,20 @@ impl Served {
                 ServedCommit { sha: c.sha, blobs, tree }
             })
             .collect();
-        Served { kind: repo.kind, id: repo.id, refs: repo.refs, token: repo.token, old_ids: repo.old_ids, commits }
+        Served {
+            kind: repo.kind,
+            id: repo.id,
+            refs: Mutex::new(repo.refs),
+            token: repo.token,
+            old_ids: repo.old_ids,
+            commits,
+        }
     }
 
     /// A ref name or a full commit sha.
     fn commit(&self, rev: &str) -> Option<&ServedCommit> {
-        let sha = self.refs.iter().find(|(name, _)| name == rev).map_or(rev, |(_, sha)| sha);
+        let refs = self.refs.lock().unwrap();
+        let sha = refs.iter().find(|(name, _)| name == rev).map_or(rev, |(_, sha)| sha);
         self.commits.iter().find(|c| c.sha == sha)
     }
 }
@@ -740,7 +758,7 @@ impl State {
     /// branch.
     fn refs(repo: &Served, query: &str) -> Response<'static> {
         let mut lists: [Vec<Value>; 4] = Default::default();
-        for (name, sha) in &repo.refs {
+        for (name, sha) in repo.refs.lock().unwrap().iter() {
             let (list, short, full) = if let Some(n) = name.strip_prefix("refs/pr/") {
                 (3, n.to_owned(), name.clone())
             } else if let Some(n) = name.strip_prefix("refs/convert/") {

@@ -1,0 +1,35 @@
+/*!
+`nix-hug lock`: every entry of the lock file listed again at its pinned commit with its filters, its
+files and hashes written anew: after editing filters by hand, or to check a lock against the Hub.
+*/
+
+use super::print;
+use crate::cli::Pins;
+use crate::error::{Context, Result};
+use crate::lock::{Changes, Lock};
+use crate::{info, prefetch};
+
+pub fn run(pins: &Pins) -> Result<()> {
+    let old = Lock::read_unchecked(&pins.lock)?;
+    let mut lock = Lock::default();
+    for (name, entry) in &old.repos {
+        let target = prefetch::target_of(entry, Some(&entry.rev))?;
+        let mut new = prefetch::pin(prefetch::hub_of(entry)?, &target, entry.filters.clone(), Some(entry), pins.jobs)
+            .context(name)?;
+        new.ref_name = entry.ref_name.clone();
+        let c = Changes::between(entry, &new);
+        info!(
+            "{name}: {} files, {} added, {} removed, {} changed",
+            new.files.len(),
+            c.added.len(),
+            c.removed.len(),
+            c.changed.len()
+        );
+        lock.repos.insert(name.clone(), new);
+    }
+    lock.write(&pins.lock)?;
+    if pins.json {
+        print(&lock.to_json())?;
+    }
+    Ok(())
+}

@@ -363,23 +363,29 @@ impl Lock {
         out + "\n"
     }
 
-    /// Replaces the lock at `path` whole: a temporary file beside it, synced, then renamed over it. A lock
-    /// that reading would refuse is not written.
+    /// Replaces the lock at `path` whole (see `replace_file`). A lock that reading would refuse is not
+    /// written.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let failed = |e: std::io::Error| Error::from(e).context(path.display());
         self.check(true).map_err(|why| usage(format!("{}: not written: {why}", path.display())))?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy());
         // 0666 less the umask, as for any file the user makes, not tempfile's 0600.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(dir)
-            .map_err(failed)?;
-        tmp.write_all(self.to_json().as_bytes()).and_then(|()| tmp.as_file().sync_all()).map_err(failed)?;
-        tmp.persist(path).map_err(|e| failed(e.error))?;
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(failed)
+        replace_file(path, &self.to_json(), 0o666)
     }
+}
+
+/// Replaces the file at `path` with `text`: a temporary file beside it with `mode` (less the umask),
+/// synced, then renamed over it, so a failed write leaves the old file as it was.
+pub fn replace_file(path: &Path, text: &str, mode: u32) -> Result<()> {
+    let failed = |e: std::io::Error| Error::from(e).context(path.display());
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    tmp.write_all(text.as_bytes()).and_then(|()| tmp.as_file().sync_all()).map_err(failed)?;
+    tmp.persist(path).map_err(|e| failed(e.error))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(failed)
 }
 
 /// A large file's blob in the cache folder, or the small files' output: the files of an entry as the

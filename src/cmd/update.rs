@@ -7,13 +7,14 @@ ending in `.nix` are Nix files whose literal fetch calls are bumped in place (`n
 use super::print;
 use crate::cli::Pins;
 use crate::error::{Context, Error, Kind, Result, usage};
-use crate::lock::{Changes, Entry, Lock};
+use crate::lock::{self, Changes, Entry, File, Lock};
 use crate::nixfile;
 use crate::prefetch::{self, Target};
 use crate::render::{human_size, nix_string};
 use crate::repo::parse_url;
 use crate::{info, warn};
 use serde::Serialize;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// What became of one entry (or one call in a Nix file).
@@ -73,7 +74,7 @@ fn in_lock(names: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> {
             let (_, plan) = prefetch::plan_at(prefetch::commit_on(hub, &target)?, &target)?;
             Entry {
                 rev: plan.commit.clone(),
-                files: plan.files.iter().map(|e| (e.path.clone(), crate::lock::File::of(e))).collect(),
+                files: plan.files.iter().map(|e| (e.path.clone(), File::of(e))).collect(),
                 ..old.clone()
             }
         } else {
@@ -132,21 +133,11 @@ fn in_files(files: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> 
             reports.push(Report { name: label, ref_name: Some(ref_name), old: call.rev.value.clone(), new, changes });
         }
         if !edits.is_empty() {
-            write_whole(path, &nixfile::rewrite(&source, edits))?;
+            let mode = std::fs::metadata(path).with_context(|| path.display())?.permissions().mode();
+            lock::replace_file(path, &nixfile::rewrite(&source, edits), mode)?;
         }
     }
     Ok(reports)
-}
-
-/// Replaces `path` whole: a temporary file beside it, renamed over it.
-fn write_whole(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".nix-hug-").tempfile_in(dir).with_context(|| path.display())?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).with_context(|| path.display())?;
-    let permissions = std::fs::metadata(path).with_context(|| path.display())?.permissions();
-    std::fs::set_permissions(tmp.path(), permissions).with_context(|| path.display())?;
-    tmp.persist(path).map_err(|e| Error::from(e.error).context(path.display()))?;
-    Ok(())
 }
 
 fn text(r: &Report) -> String {

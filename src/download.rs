@@ -47,8 +47,8 @@ pub enum Dest {
     File(PathBuf),
     /// The job's `size` bytes at `offset` of a file shared with other jobs (the NAR sink), written in
     /// place: on failure they stay, and the caller throws the whole file away. Each region is marked in
-    /// `regions` once final.
-    At { file: Arc<File>, offset: u64, path: PathBuf, regions: Arc<Regions> },
+    /// `regions`, if given, once final.
+    At { file: Arc<File>, offset: u64, path: PathBuf, regions: Option<Arc<Regions>> },
 }
 
 /// One file to fetch from `url` into `dest`.
@@ -196,7 +196,7 @@ impl Place {
     fn of(file: &FileState, fresh: bool) -> Result<Place> {
         match (&file.job.dest, &file.tmp) {
             (Dest::At { file, offset, path, regions }, _) => {
-                Ok(Place { file: file.clone(), base: *offset, path: path.clone(), regions: Some(regions.clone()) })
+                Ok(Place { file: file.clone(), base: *offset, path: path.clone(), regions: regions.clone() })
             }
             (Dest::File(_), Some(tmp)) => {
                 let opened = OpenOptions::new().read(true).write(true).create(fresh).truncate(fresh).open(tmp);

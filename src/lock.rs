@@ -293,6 +293,17 @@ impl Lock {
         Lock::read(path)
     }
 
+    /// Refuses the first of `names` that is no entry of this lock (read from `path`), naming those it has.
+    pub fn check_names<'a>(&self, names: impl IntoIterator<Item = &'a String>, path: &Path) -> Result<()> {
+        match names.into_iter().find(|n| !self.repos.contains_key(n.as_str())) {
+            None => Ok(()),
+            Some(name) => {
+                let known: Vec<&str> = self.repos.keys().map(String::as_str).collect();
+                Err(usage(format!("{}: no entry {name:?} (it has {})", path.display(), known.join(", "))))
+            }
+        }
+    }
+
     /// Reads and checks the lock at `path`; every refusal is one line that names the file.
     pub fn read(path: &Path) -> Result<Lock> {
         Lock::parse(&read_text(path)?).map_err(|why| usage(format!("{}: {why}", path.display())))

@@ -125,7 +125,7 @@ pub fn fetch(
                     file: file.clone(),
                     offset: skeleton.blobs[e.etag()],
                     path: path.to_owned(),
-                    regions: regions.clone(),
+                    regions: Some(regions.clone()),
                 };
                 let jobs = plan.files.iter().map(|e| job(e, dest(e))).collect();
                 let (downloaded, hashed) = std::thread::scope(|s| {
@@ -161,8 +161,7 @@ pub fn fetch(
                 };
                 let file = File::create_new(path).with_context(|| path.display().to_string())?;
                 file.set_len(e.size).map_err(|err| crate::space::write_error(err, path))?;
-                let regions = Arc::new(Regions::default());
-                let dest = Dest::At { file: Arc::new(file), offset: 0, path: path.to_owned(), regions };
+                let dest = Dest::At { file: Arc::new(file), offset: 0, path: path.to_owned(), regions: None };
                 download::download(hub, vec![job(e, dest)], opts.clone(), progress)?;
                 Ok(None)
             }

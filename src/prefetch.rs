@@ -95,9 +95,9 @@ pub fn pin(hub: Hub, target: &Target, filters: Globs, known: Option<&lock::Entry
     lock::Entry::of_plan(&hub, &plan, asked, known, opts, &|_| {})
 }
 
-/// The Hub an entry of the lock is pinned on: its endpoint, else `HF_ENDPOINT`'s.
-pub fn hub_of(entry: &lock::Entry) -> Result<Hub> {
-    match &entry.endpoint {
+/// The Hub a pin names (`endpoint`), else `HF_ENDPOINT`'s, with the user's token.
+pub fn hub_at(endpoint: Option<&str>) -> Result<Hub> {
+    match endpoint {
         Some(endpoint) => Hub::new(endpoint, Token::from_env()),
         None => hub_from_env(),
     }

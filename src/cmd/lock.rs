@@ -14,8 +14,14 @@ pub fn run(pins: &Pins) -> Result<()> {
     let mut lock = Lock::default();
     for (name, entry) in &old.repos {
         let target = prefetch::target_of(entry, Some(&entry.rev))?;
-        let mut new = prefetch::pin(prefetch::hub_of(entry)?, &target, entry.filters.clone(), Some(entry), pins.jobs)
-            .context(name)?;
+        let mut new = prefetch::pin(
+            prefetch::hub_at(entry.endpoint.as_deref())?,
+            &target,
+            entry.filters.clone(),
+            Some(entry),
+            pins.jobs,
+        )
+        .context(name)?;
         new.ref_name = entry.ref_name.clone();
         let c = Changes::between(entry, &new);
         info!(

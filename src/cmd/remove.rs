@@ -5,17 +5,15 @@ collection.
 
 use super::print;
 use crate::cli::Pins;
-use crate::error::{Result, usage};
+use crate::error::Result;
 use crate::info;
 use crate::lock::Lock;
 
 pub fn run(names: &[String], pins: &Pins) -> Result<()> {
     let mut lock = Lock::read(&pins.lock)?;
+    lock.check_names(names, &pins.lock)?;
     for name in names {
-        if lock.repos.remove(name).is_none() {
-            let known: Vec<&str> = lock.repos.keys().map(String::as_str).collect();
-            return Err(usage(format!("{}: no entry {name:?} (it has {})", pins.lock.display(), known.join(", "))));
-        }
+        lock.repos.remove(name);
         info!("removed {name} from {}", pins.lock.display());
     }
     lock.write(&pins.lock)?;

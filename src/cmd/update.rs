@@ -53,10 +53,7 @@ pub fn run(names: &[String], check: bool, pins: &Pins) -> Result<()> {
 
 fn in_lock(names: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> {
     let mut lock = Lock::read(&pins.lock)?;
-    if let Some(unknown) = names.iter().find(|n| !lock.repos.contains_key(n.as_str())) {
-        let known: Vec<&str> = lock.repos.keys().map(String::as_str).collect();
-        return Err(usage(format!("{}: no entry {unknown:?} (it has {})", pins.lock.display(), known.join(", "))));
-    }
+    lock.check_names(names.iter().copied(), &pins.lock)?;
     let chosen: Vec<String> = match names {
         [] => lock.repos.keys().cloned().collect(),
         names => names.iter().map(|n| n.to_string()).collect(),
@@ -69,7 +66,7 @@ fn in_lock(names: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> {
             continue;
         };
         let target = prefetch::target_of(old, None)?;
-        let hub = prefetch::hub_of(old)?;
+        let hub = prefetch::hub_at(old.endpoint.as_deref())?;
         let new = if check {
             let (_, plan) = prefetch::plan_at(prefetch::commit_on(hub, &target)?, &target)?;
             Entry {
@@ -117,10 +114,7 @@ fn in_files(files: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> 
                 filters: call.filters.clone(),
                 includes: Vec::new(),
             };
-            let hub = match &call.endpoint {
-                Some(e) => crate::hub::Hub::new(e, crate::hub::Token::from_env())?,
-                None => prefetch::hub_from_env()?,
-            };
+            let hub = prefetch::hub_at(call.endpoint.as_deref())?;
             let resolved = prefetch::commit_on(hub, &target).context(&label)?;
             let new = resolved.commit.clone();
             if new != call.rev.value && !check {

@@ -320,7 +320,7 @@ let
     (throws "filters as a list" (fetch "model" "acme/tiny-bert" { filters = [ ".*" ]; }).name)
     (throws "filters as a string" (fetch "model" "acme/tiny-bert" { filters = "{}"; }).name)
     (throws "endpoint not a URL" (fetch "model" "acme/tiny-bert" { endpoint = "127.0.0.1"; }).name)
-    (check "buildCache env"
+    (check "buildCache attributes"
       {
         inherit (cache) name args copy;
         fixed = cache ? outputHash;
@@ -338,7 +338,7 @@ let
       }
     )
     (check "buildCache instantiates" (isDrvPath cache.drvPath) true)
-    (check "buildCache with hash env" {
+    (check "buildCache with hash attributes" {
       inherit (fixedCache) copy outputHash outputHashMode;
     } {
       copy = "1";
@@ -372,6 +372,7 @@ let
       "tiny-bert"
       "tiny-bert-v1"
       "tiny-ds"
+      "tiny-gguf"
     ])
     (check "fromLock results" (map entryAttrs [ hf.tiny-bert hf.tiny-ds ]) [
       (entryAttrs model // { revision = "0123456789abcdef0123456789abcdef01234567"; })
@@ -380,7 +381,7 @@ let
     (check "fromLock snapshot" hf.tiny-ds.snapshot
       "${hf.tiny-ds.outPath}/datasets--acme--tiny-ds/snapshots/fedcba9876543210fedcba9876543210fedcba98"
     )
-    (check "fromLock env" {
+    (check "fromLock entry attributes" {
       inherit (hf.tiny-bert) name args part;
       fixed = hf.tiny-bert ? outputHash;
     } {
@@ -395,9 +396,42 @@ let
     (check "fromLock cache" (map toString hf.cache.inputs) [
       hf.tiny-bert.outPath
       hf.tiny-bert-v1.outPath
+      hf.tiny-gguf.outPath
       hf.tiny-ds.outPath
     ])
+    (check "a fromLock entry of a quant has gguf and mmproj" {
+      inherit (hf.tiny-gguf) gguf mmproj;
+    } {
+      gguf = "${hf.tiny-gguf.snapshot}/Q4_K_M/tiny-Q4_K_M-00001-of-00002.gguf";
+      mmproj = "${hf.tiny-gguf.snapshot}/mmproj-F16.gguf";
+    })
+    (check "a fromLock entry without GGUF files" { inherit (hf.tiny-bert) gguf mmproj; } {
+      gguf = null;
+      mmproj = null;
+    })
     (check "fromLock instantiates" (isDrvPath hf.cache.drvPath) true)
+  ]
+  # Every result's env names its own output as the Hub cache, offline.
+  ++ map
+    (
+      { what, result }:
+      check "${what} env" result.env {
+        HF_HUB_CACHE = result.outPath;
+        HF_HUB_OFFLINE = "1";
+      }
+    )
+    [
+      { what = "fetchModel"; result = model; }
+      { what = "fetchDataset"; result = dataset; }
+      { what = "fetchSpace"; result = space; }
+      { what = "a quant's fetchModel"; result = quant; }
+      { what = "buildCache"; result = cache; }
+      { what = "buildCache with hash"; result = fixedCache; }
+      { what = "a fromLock entry"; result = hf.tiny-bert; }
+      { what = "fromLock cache"; result = hf.cache; }
+    ]
+  ++ [
+    (check "env keeps the output's context" (hasContext model.env.HF_HUB_CACHE) true)
   ];
 
   failures = filter (c: c.got != c.expected) (urlChecks ++ storePathChecks ++ apiChecks ++ lockChecks);

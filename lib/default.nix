@@ -43,6 +43,47 @@ let
 
   builder = "${nix-hug}/bin/nix-hug";
 
+  # What every result carries for its consumers (`mkShell { inherit (model) env; }`, a systemd unit's
+  # `environment`): the output is a Hub cache folder, and nothing may try the Hub or write to it.
+  withEnv =
+    drv:
+    drv
+    // {
+      env = {
+        HF_HUB_CACHE = "${drv}";
+        HF_HUB_OFFLINE = "1";
+      };
+    };
+
+  # The result of a fetch or a lock entry: the derivation, still built and interpolated as itself (`//`
+  # keeps outPath, drvPath and type), with what users read off it. `files` are the exact paths its filters
+  # name, among which the GGUF files `nix-hug fetch org/repo:QUANT` lists: the first shard of the model
+  # (what llama.cpp is given, and finds the others from) and the multimodal projector.
+  resultOf =
+    {
+      drv,
+      type,
+      id,
+      folder,
+      rev,
+      files,
+    }:
+    let
+      snapshot = "${drv}/${folder}/snapshots/${rev}";
+      ggufs = filter (f: match ".*\\.gguf" f != null) files;
+      isMmproj = f: match "(.*/)?[^/]*mmproj[^/]*" f != null;
+      firstIn = files: if files == [ ] then null else "${snapshot}/${head (sort lessThan files)}";
+    in
+    withEnv drv
+    // {
+      inherit (id) repoId org repo;
+      inherit snapshot;
+      repoType = type;
+      revision = rev;
+      gguf = firstIn (filter (f: !isMmproj f) ggufs);
+      mmproj = firstIn (filter isMmproj ggufs);
+    };
+
   # Honoured for fixed-output derivations only: a token for gated repos, a mirror, proxies and the CA
   # bundle of a proxy that intercepts TLS (the file must be visible in the sandbox).
   impureEnvVars = [
@@ -447,20 +488,10 @@ let
         # Weights are large: download them where they are needed, not on a remote builder.
         preferLocalBuild = true;
       };
-      snapshot = "${drv}/${folder}/snapshots/${rev}";
-      # The GGUF files `nix-hug fetch org/repo:QUANT` lists in filters.files: the first shard of the
-      # model (what llama.cpp is given, and finds the others from) and the multimodal projector.
-      ggufs = filter (f: match ".*\\.gguf" f != null) (if isAttrs filters then filters.files or [ ] else [ ]);
-      isMmproj = f: match "(.*/)?[^/]*mmproj[^/]*" f != null;
-      firstIn = files: if files == [ ] then null else "${snapshot}/${head (sort lessThan files)}";
-      # `//` keeps outPath, drvPath and type: the result still builds and interpolates as the derivation.
-      result = drv // {
-        inherit (u) repoId org repo;
-        inherit snapshot;
-        repoType = type;
-        revision = rev;
-        gguf = firstIn (filter (f: !isMmproj f) ggufs);
-        mmproj = firstIn (filter isMmproj ggufs);
+      result = resultOf {
+        inherit drv type folder rev;
+        id = u;
+        files = if isAttrs filters then filters.files or [ ] else [ ];
       };
     in
     if u.type != null && u.type != type then
@@ -537,7 +568,7 @@ let
     else if !(hash == null || validHash hash) then
       throw "nix-hug: buildCache: hash must be a sha256 hash (SRI, nix32 or hex), got ${toJSON hash}"
     else
-      builtins.derivation (
+      withEnv (builtins.derivation (
         {
           name = "hf-hub-cache";
           inherit system builder;
@@ -560,7 +591,7 @@ let
               outputHash = hash;
             }
         )
-      );
+      ));
 
   # `fromLock ./nix-hug.lock`: the lock's format is in src/lock.rs, which writes it. Each entry becomes
   # three kinds of derivation, all built by the `__lock` command:
@@ -709,12 +740,11 @@ let
             }
           );
         in
-        drv
-        // {
-          inherit (e) repoId org repo;
-          repoType = e.type;
-          revision = e.rev;
-          snapshot = "${drv}/${folder}/snapshots/${e.rev}";
+        resultOf {
+          inherit drv folder;
+          inherit (e) type rev;
+          id = e;
+          files = e.filters.files or [ ];
         };
 
       entries = mapAttrs (_: entry) checked;

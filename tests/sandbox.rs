@@ -208,12 +208,17 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
         std::fs::read_to_string(Path::new(&cache).join("models--acme--tiny-bert/refs/main")).unwrap(),
         fetches[0].commit
     );
-    python::check_cache(&cache, &expect_all);
     let model = nix_build(&file, "model").unwrap();
     let space_path = nix_build(&file, "space").unwrap();
+    for (attr, path) in [("cache", &cache), ("model", &model), ("space", &space_path)] {
+        let want = serde_json::json!({ "HF_HUB_CACHE": path, "HF_HUB_OFFLINE": "1" });
+        assert_eq!(support::env_of(&file, attr), want, "{attr}.env");
+    }
+    // What a consumer is given, and all it needs.
+    python::check_cache_in(&support::env_of(&file, "cache"), &expect_all);
     let space_expect = expectations(&[&space[0]]);
     assert!(Path::new(&space_path).join("spaces--acme--tiny-space/refs/main").is_file(), "{space_path}");
-    python::check_cache(&space_path, &space_expect);
+    python::check_cache_in(&support::env_of(&file, "space"), &space_expect);
     python::check_with_clients(&[
         ("buildCache", &cache, &expect_all),
         ("fetchModel", &model, &expectations(&[&fetches[0]])),

@@ -104,6 +104,14 @@ pub fn nix_build(file: &Path, attr: &str) -> Result<String, String> {
     built(nix_build_command().args(["-A", attr]).arg(file))
 }
 
+/// The `env` attribute of `ATTR` in `file`, as JSON.
+pub fn env_of(file: &Path, attr: &str) -> serde_json::Value {
+    let json = stdout_ok(
+        nix("nix-instantiate").args(["--eval", "--strict", "--json", "-A"]).arg(format!("{attr}.env")).arg(file),
+    );
+    serde_json::from_str(&json).unwrap()
+}
+
 /// Runs a `nix-build` command: the output path on success, Nix's stderr on failure.
 pub fn built(cmd: &mut Command) -> Result<String, String> {
     let out = run(cmd);

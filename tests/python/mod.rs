@@ -223,6 +223,11 @@ pub fn check_with_clients(outputs: &[(&str, &str, &serde_json::Value)]) {
 
 /// `check_cache.py` on `cache`, offline, with the Python of `NIX_HUG_TEST_PYTHON`.
 pub fn check_cache(cache: &str, expect: &serde_json::Value) {
+    check_cache_in(&serde_json::json!({ "HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "1" }), expect);
+}
+
+/// `check_cache.py` with exactly the variables of `env` (a result's `env` attribute) for the Hub's.
+pub fn check_cache_in(env: &serde_json::Value, expect: &serde_json::Value) {
     let python = std::env::var("NIX_HUG_TEST_PYTHON")
         .expect("NIX_HUG_TEST_PYTHON must name a Python with tests/python/requirements.txt installed (see README.md)");
     let file = tempfile::NamedTempFile::new().unwrap();
@@ -231,9 +236,10 @@ pub fn check_cache(cache: &str, expect: &serde_json::Value) {
     let out = std::process::Command::new(python)
         .arg(script)
         .arg(file.path())
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HUB_CACHE", cache)
+        .env_remove("HF_HUB_OFFLINE")
+        .env_remove("HF_HUB_CACHE")
         .env_remove("HF_ENDPOINT")
+        .envs(env.as_object().unwrap().iter().map(|(k, v)| (k, v.as_str().unwrap())))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

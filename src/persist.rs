@@ -245,6 +245,18 @@ struct Manifest {
     entries: Vec<Entry>,
 }
 
+impl Manifest {
+    /// A manifest of version 1, or why not.
+    fn parse(bytes: &[u8]) -> std::result::Result<Manifest, String> {
+        match serde_json::from_slice::<Manifest>(bytes) {
+            Ok(manifest) if manifest.version == 1 => Ok(manifest),
+            Ok(manifest) => Err(format!("unknown version {} (this nix-hug reads version 1)", manifest.version)),
+            // serde_json says where: `expected value at line 3 column 5`.
+            Err(e) => Err(format!("corrupt: {e}")),
+        }
+    }
+}
+
 /// The persist directory: a binary cache plus the manifest.
 pub struct Persist {
     dir: PathBuf,
@@ -380,12 +392,7 @@ impl Persist {
             Err(Error::new(Kind::Failed, message))
         };
         match fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
-                Ok(manifest) if manifest.version == 1 => Ok(manifest),
-                Ok(manifest) => refused(format!("unknown version {} (this nix-hug reads version 1)", manifest.version)),
-                // serde_json says where: `expected value at line 3 column 5`.
-                Err(e) => refused(format!("corrupt: {e}")),
-            },
+            Ok(bytes) => Manifest::parse(&bytes).or_else(|why| refused(why)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest { version: 1, entries: Vec::new() }),
             Err(e) => Err(Error::from(e).context(path.display())),
         }
@@ -408,6 +415,90 @@ impl Persist {
         })
     }
 }
+
+/// Where `import` copies exports from: this machine's persist directory, or one a teammate serves at a
+/// URL (any static web server, or `file://` on a shared file system). A served one's manifest is read
+/// over HTTP without the Hugging Face token, which is for the Hub alone.
+pub enum Source {
+    Dir(Persist),
+    Served(String),
+}
+
+impl Source {
+    /// The persist directory served at `url`: `http://`, `https://` or `file://` and a path.
+    pub fn served(url: &str) -> Result<Source> {
+        let url = url.trim_end_matches('/');
+        let bad = || {
+            usage(format!("--from {url:?}: expected the http://, https:// or file:///PATH URL of a persist directory"))
+        };
+        // On a shared file system, it is read as the configured one is.
+        if let Some(path) = url.strip_prefix("file://") {
+            let path = Path::new(path.split('?').next().unwrap_or_default());
+            return if path.is_absolute() { Ok(Source::Dir(Persist::new(path))) } else { Err(bad()) };
+        }
+        let uri: ureq::http::Uri = url.parse().map_err(|_| bad())?;
+        match (uri.scheme_str(), uri.host()) {
+            (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(Source::Served(url.to_owned())),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The directory or the URL, for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Dir(persist) => persist.dir.display().to_string(),
+            Source::Served(url) => url.clone(),
+        }
+    }
+
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let url = match self {
+            Source::Dir(persist) => return persist.entries(),
+            Source::Served(url) => format!("{url}/{MANIFEST}"),
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(concat!("nix-hug/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(std::time::Duration::from_secs(30)))
+            .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .tls_config(crate::tls::config()?)
+            .build()
+            .new_agent();
+        let origin = crate::hub::origin(&url);
+        let mut resp = agent.get(&url).call().map_err(|e| {
+            crate::debug!("GET {url} -> {e}");
+            crate::tls::handshake_error(&e, origin).unwrap_or_else(|| {
+                let why = match e {
+                    ureq::Error::Io(io) => io.kind().to_string(),
+                    other => other.to_string(),
+                };
+                Error::new(Kind::Network, format!("cannot reach {origin} ({why})"))
+            })
+        })?;
+        let status = resp.status().as_u16();
+        crate::debug!("GET {url} -> {status}");
+        let failed = |why: String| Error::new(Kind::Failed, format!("{url}: {why}"));
+        match status {
+            200 => {}
+            404 => return Err(failed("not found (404): no persist directory is served there".into())),
+            _ => return Err(failed(format!("the server answered {status}"))),
+        }
+        let body =
+            resp.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| failed(e.to_string()))?;
+        Ok(Manifest::parse(&body).map_err(failed)?.entries)
+    }
+
+    /// Copies the output of `entry` into the store.
+    pub fn restore(&self, entry: &Entry) -> Result<()> {
+        match self {
+            Source::Dir(persist) => persist.restore(entry),
+            Source::Served(url) => nix::copy_from(url, &entry.store_path),
+        }
+    }
+}
+
+/// The largest manifest read over HTTP: a few hundred bytes an export.
+const MAX_MANIFEST: u64 = 64 << 20;
 
 /// The URL `nix copy` reaches the persist directory by. When its path cannot be written in a URL (see
 /// `cache_url`), that is a symlink with a plain name in a temporary folder, removed on drop.

@@ -198,3 +198,36 @@ fn import_from_a_served_persist_directory() {
     assert!(served.contains(&nar_name(&env.persist(), &output)), "{served:?}");
     assert!(server.requests().iter().all(|r| r.authorization.is_none()), "no token to the server");
 }
+
+/// What `import --from` refuses, each with one line and before Nix is needed: a manifest that is not
+/// one, of another version, or not there; and the token is never sent.
+#[test]
+fn import_from_refuses_what_is_no_persist_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    let server = Files::serve(&served);
+    let manifest = served.join(nix_hug::persist::MANIFEST);
+    let cases = [
+        (Some("{ not json"), "/nix-hug-manifest.json: corrupt: key must be a string at line 1 column 3"),
+        (Some(r#"{"version": 2, "entries": []}"#), "/nix-hug-manifest.json: unknown version 2"),
+        (None, "/nix-hug-manifest.json: not found (404): no persist directory is served there"),
+    ];
+    for (content, want) in cases {
+        match content {
+            Some(text) => std::fs::write(&manifest, text).unwrap(),
+            None => std::fs::remove_file(&manifest).unwrap(),
+        }
+        let out = support::nix_hug_without_nix("http://127.0.0.1:1", dir.path())
+            .args(["import", "--from", &format!("{}/", server.url()), "--all"])
+            .env("HF_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with(&format!("nix-hug: error: {}{want}", server.url())), "{stderr}");
+    }
+    assert_eq!(server.requests().len(), 3);
+    assert!(server.requests().iter().all(|r| r.authorization.is_none()), "no token to the server");
+}

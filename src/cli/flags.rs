@@ -92,6 +92,13 @@ pub const FLAGS: &[Flag] = &[
     flag("ref", None, Some("REF"), TARGET, "Branch, tag, commit or refs/pr/N (default: the URL's ref, else main)"),
     flag("ref", None, Some("REF"), "import", "Only the commits starting with REF (default: the URL's ref, else all)"),
     flag("all", None, None, "import", "Import every exported output instead of those of one URL"),
+    flag(
+        "from",
+        None,
+        Some("URL"),
+        "import",
+        "From the persist directory served at URL (http://, https://, file://) instead of the configured one",
+    ),
     flag("yes", Some('y'), None, "import", "Accepted for compatibility: there is nothing to confirm"),
     flag(
         "no-check-sigs",

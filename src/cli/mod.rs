@@ -39,7 +39,11 @@ pub enum Action {
     },
     /// `export` fetches what `fetch` would.
     Export(FetchArgs),
-    Import(ImportArgs),
+    /// `import`, from the persist directory served at `from` when given.
+    Import {
+        what: ImportArgs,
+        from: Option<String>,
+    },
     StoreLs {
         json: bool,
     },
@@ -192,7 +196,9 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "export" => Action::Export(fetch_args(command, &given, positional)?),
         "ls" => Action::Ls(LsArgs { target: target(command, &given, positional)?, json }),
         "refs" => Action::Refs { url: one_url(command, positional)?, json },
-        "import" => Action::Import(import_args(&given, positional)?),
+        "import" => {
+            Action::Import { what: import_args(&given, positional)?, from: given.one("from").map(str::to_owned) }
+        }
         "add" => Action::Add {
             target: target(command, &given, positional)?,
             name: given.one("name").map(str::to_owned),
@@ -277,6 +283,8 @@ fn check(given: &Given, long: &str, value: &str) -> Result<()> {
         "include" | "exclude" if value.is_empty() => Err(usage("an empty pattern matches no file")),
         "include" | "exclude" => glob_to_regex(value).map(drop),
         "file" | "out-link" | "lock" if value.is_empty() => Err(usage("empty path")),
+        "from" if value.is_empty() => Err(usage("empty URL")),
+        "from" if given.has("from") => Err(usage("given twice: one persist directory per run")),
         "name" if value.is_empty() => Err(usage("empty name")),
         "out-link" if given.has("out-link") => Err(usage("given twice: one link per run")),
         "jobs" => jobs(value).map(drop),

@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Action::Ls(args) => ls::run(&args),
         Action::Refs { url, json } => refs::run(&url, json),
         Action::Export(args) => export::run(&args),
-        Action::Import(args) => import::run(&args),
+        Action::Import { what, from } => import::run(&what, from.as_deref()),
         Action::StoreLs { json } => store::ls(json),
         Action::StorePath => store::path(),
         Action::Add { target, name, pins } => add::run(&target, name.as_deref(), &pins),

@@ -168,7 +168,7 @@ fn a_served_persist_directory_substitutes_without_keys() {
     // content-addressed would be refused under `require-sigs`.
     let asked: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
     assert!(!asked.contains(&narinfo_name(&linked)), "the links are not asked for: {asked:?}");
-    assert!(stderr.contains(&format!("building '")) && stderr.contains("-hf-model-acme-tiny-bert-"), "{stderr}");
+    assert!(stderr.contains("building '") && stderr.contains("-hf-model-acme-tiny-bert-"), "{stderr}");
     assert!(store.join(&linked[1..]).join("models--acme--tiny-bert").is_dir());
     assert!(server.requests().iter().all(|r| r.authorization.is_none()));
 }

@@ -48,6 +48,11 @@ pub enum Action {
         json: bool,
     },
     StorePath,
+    /// `store rm`: the exports these URLs or store paths name.
+    StoreRm(Vec<String>),
+    StorePrune,
+    StoreVerify,
+    StoreRebuildManifest,
     /// `add`: pin `target` in the lock as `name` (default: the repository's name).
     Add {
         target: Target,
@@ -207,11 +212,25 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "update" => Action::Update { names: positional, check: given.has("check"), pins: pins(&given)? },
         "remove" if positional.is_empty() => return Err(usage("remove: missing NAME; see `nix-hug remove --help`")),
         "remove" => Action::Remove { names: positional, pins: pins(&given)? },
-        name @ ("store ls" | "store path" | "lock") if let Some(extra) = positional.first() => {
+        name @ ("store ls" | "store path" | "store prune" | "store verify" | "store rebuild-manifest" | "lock")
+            if let Some(extra) = positional.first() =>
+        {
             return Err(usage(format!("{name}: unexpected argument {extra:?}")));
         }
         "store ls" => Action::StoreLs { json },
         "store path" => Action::StorePath,
+        "store rm" if positional.is_empty() => {
+            return Err(usage("store rm: missing URL or STORE-PATH; see `nix-hug store rm --help`"));
+        }
+        "store rm" => {
+            for url in positional.iter().filter(|p| !p.starts_with('/')) {
+                one_repo(command, url, None)?;
+            }
+            Action::StoreRm(positional)
+        }
+        "store prune" => Action::StorePrune,
+        "store verify" => Action::StoreVerify,
+        "store rebuild-manifest" => Action::StoreRebuildManifest,
         "lock" => Action::Lock(pins(&given)?),
         "__fetch" => Action::BuilderFetch,
         "__cache" => Action::BuilderCache,
@@ -225,7 +244,11 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
 /// "`nix-hug store` is followed by ls or path".
 fn followed_by(group: &Command) -> String {
     let words: Vec<&str> = commands_after(Some(group)).map(Command::word).collect();
-    format!("`nix-hug {}` is followed by {}", group.name, words.join(" or "))
+    let words = match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    };
+    format!("`nix-hug {}` is followed by {words}", group.name)
 }
 
 /// The command `word` names, on its own or after a group (`ls` after `store`).
@@ -322,7 +345,10 @@ fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
     let rev = given.one("ref").map(str::to_owned);
     let why = match (&positional[..], given.has("all")) {
         ([_, extra, ..], _) => format!("unexpected argument {extra:?} (one URL at a time, or --all)"),
-        ([url], false) => return one_repo(url, rev.as_deref()).map(|()| ImportArgs::Url { url: url.clone(), rev }),
+        ([url], false) => {
+            let import = COMMANDS.iter().find(|c| c.name == "import").expect("import is a command");
+            return one_repo(import, url, rev.as_deref()).map(|()| ImportArgs::Url { url: url.clone(), rev });
+        }
         ([url], true) => format!("--all imports every export; it does not go with a URL ({url:?})"),
         ([], true) if rev.is_some() => "--ref chooses among the exports of one URL; it does not go with --all".into(),
         ([], true) => return Ok(ImportArgs::All),
@@ -331,16 +357,17 @@ fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
     Err(usage(format!("import: {why}")))
 }
 
-/// The URL of `import`: a repository's, with no file or folder in it.
-fn one_repo(url: &str, rev: Option<&str>) -> Result<()> {
+/// The URL of `import` and `store rm`: a repository's, with no file or folder in it.
+fn one_repo(command: &Command, url: &str, rev: Option<&str>) -> Result<()> {
     let url = parse_url(url)?;
     let (what, path) = match &url.path {
         Some(RepoPath::File(file)) => ("file", file),
         Some(RepoPath::Folder(dir)) => ("folder", dir),
         None => return one_ref(&url, rev),
     };
+    let name = command.name;
     Err(usage(format!(
-        "import: the URL names a {what} ({path:?}), but import puts back whole exports; give the repository's URL"
+        "{name}: the URL names a {what} ({path:?}), but {name} takes whole exports; give the repository's URL"
     )))
 }
 
@@ -444,7 +471,7 @@ mod tests {
         store path --json => error: store path does not accept --json; see `nix-hug store path --help`
         store --json ls => error: store does not accept --json; see `nix-hug store --help`
         fecth x/y => error: unknown command "fecth"; did you mean `nix-hug fetch`?
-        store pth => error: unknown command "store pth": `nix-hug store` is followed by ls or path; did you mean `path`?
+        store pth => error: unknown command "store pth": `nix-hug store` is followed by ls, path, rm, prune, verify or rebuild-manifest; did you mean `path`?
         __fetc => error: unknown command "__fetc"; see `nix-hug --help`
         __fetch x => error: __fetch takes no arguments
         __fetch --include *.bin => error: __fetch does not accept --include; see `nix-hug --help`"##;

@@ -5,7 +5,9 @@ manifest `nix-hug-manifest.json` of the persist directory, a local binary cache 
 and which of its entries a URL names. The manifest never loses data: every change is a read-modify-write
 under an exclusive lock, written to a temporary file, synced and renamed into place; a manifest that
 cannot be read is an error that leaves it untouched. `export` and `restore` copy outputs between the
-store and the persist directory (`nix copy`, through `nix.rs`).
+store and the persist directory (`nix copy`, through `nix.rs`); a `Source` is where `import` copies
+from, this directory or one a teammate serves at a URL. `remove`, `prune`, `verify` and
+`rebuild_manifest` keep the binary cache and the manifest in order, reading its narinfos (`narinfo.rs`).
 */
 
 use crate::error::{Context, Error, Kind, Result, usage};

@@ -171,6 +171,25 @@ fn a_served_persist_directory_substitutes_without_keys() {
     assert!(stderr.contains("building '") && stderr.contains("-hf-model-acme-tiny-bert-"), "{stderr}");
     assert!(store.join(&linked[1..]).join("models--acme--tiny-bert").is_dir());
     assert!(server.requests().iter().all(|r| r.authorization.is_none()));
+
+    // The `CA` field is what lets it in: without it, the same narinfo is refused for want of a signature.
+    let narinfo = env.persist().join(&narinfo_name(&output)[1..]);
+    let text = std::fs::read_to_string(&narinfo).unwrap();
+    std::fs::write(
+        &narinfo,
+        text.lines().filter(|l| !l.starts_with("CA: ")).map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let out = support::run(
+        nix("nix-store")
+            .arg("--store")
+            .arg(format!("local?root={}", teammate.path().join("without-ca").display()))
+            .args(["--option", "substituters", &server.url(), "--option", "require-sigs", "true"])
+            .args(["--option", "trusted-public-keys", "", "--realise", &output])
+            .env("XDG_CACHE_HOME", teammate.path().join("without-ca.cache")),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("not signed by any of the keys"), "{stderr}");
 }
 
 /// `import --from URL` reads the manifest of a served persist directory and copies its exports into the

@@ -101,7 +101,7 @@ pub const FLAGS: &[Flag] = &[
         None,
         Some("URL"),
         "import",
-        "From the persist directory served at URL (http://, https://, file://) instead of the configured one",
+        "Import from the persist directory served at URL, not the configured one",
     ),
     flag("yes", Some('y'), None, "import", "Accepted for compatibility: there is nothing to confirm"),
     flag(

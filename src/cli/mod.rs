@@ -224,7 +224,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         }
         "store rm" => {
             for url in positional.iter().filter(|p| !p.starts_with('/')) {
-                one_repo(command, url, None)?;
+                one_repo(command.name, url, None)?;
             }
             Action::StoreRm(positional)
         }
@@ -241,7 +241,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     Ok(Cli { debug, quiet, action })
 }
 
-/// "`nix-hug store` is followed by ls or path".
+/// "`nix-hug store` is followed by ls, path, … or rebuild-manifest".
 fn followed_by(group: &Command) -> String {
     let words: Vec<&str> = commands_after(Some(group)).map(Command::word).collect();
     let words = match words.split_last() {
@@ -346,8 +346,7 @@ fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
     let why = match (&positional[..], given.has("all")) {
         ([_, extra, ..], _) => format!("unexpected argument {extra:?} (one URL at a time, or --all)"),
         ([url], false) => {
-            let import = COMMANDS.iter().find(|c| c.name == "import").expect("import is a command");
-            return one_repo(import, url, rev.as_deref()).map(|()| ImportArgs::Url { url: url.clone(), rev });
+            return one_repo("import", url, rev.as_deref()).map(|()| ImportArgs::Url { url: url.clone(), rev });
         }
         ([url], true) => format!("--all imports every export; it does not go with a URL ({url:?})"),
         ([], true) if rev.is_some() => "--ref chooses among the exports of one URL; it does not go with --all".into(),
@@ -358,14 +357,13 @@ fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
 }
 
 /// The URL of `import` and `store rm`: a repository's, with no file or folder in it.
-fn one_repo(command: &Command, url: &str, rev: Option<&str>) -> Result<()> {
+fn one_repo(name: &str, url: &str, rev: Option<&str>) -> Result<()> {
     let url = parse_url(url)?;
     let (what, path) = match &url.path {
         Some(RepoPath::File(file)) => ("file", file),
         Some(RepoPath::Folder(dir)) => ("folder", dir),
         None => return one_ref(&url, rev),
     };
-    let name = command.name;
     Err(usage(format!(
         "{name}: the URL names a {what} ({path:?}), but {name} takes whole exports; give the repository's URL"
     )))

@@ -30,6 +30,7 @@ pub mod local;
 pub mod lock;
 pub mod msg;
 pub mod nar;
+pub mod narinfo;
 pub mod nix;
 pub mod nixfile;
 pub mod persist;

@@ -5,16 +5,22 @@ manifest `nix-hug-manifest.json` of the persist directory, a local binary cache 
 and which of its entries a URL names. The manifest never loses data: every change is a read-modify-write
 under an exclusive lock, written to a temporary file, synced and renamed into place; a manifest that
 cannot be read is an error that leaves it untouched. `export` and `restore` copy outputs between the
-store and the persist directory (`nix copy`, through `nix.rs`).
+store and the persist directory (`nix copy`, through `nix.rs`); a `Source` is where `import` copies
+from, this directory or one a teammate serves at a URL. `remove`, `prune`, `verify` and
+`rebuild_manifest` keep the binary cache and the manifest in order, reading its narinfos (`narinfo.rs`).
 */
 
 use crate::error::{Context, Error, Kind, Result, usage};
 use crate::filter::{Filters, regex_to_glob};
+use crate::layout::TreeCache;
+use crate::narinfo::{self, NarInfo};
 use crate::render::FetchResult;
 use crate::repo::{Repo, RepoType, RepoUrl};
 use crate::tempdir::TempDir;
-use crate::{gguf, info, nix};
+use crate::{gguf, info, nar, nix};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -245,6 +251,52 @@ struct Manifest {
     entries: Vec<Entry>,
 }
 
+impl Manifest {
+    /// A manifest of version 1, or why not.
+    fn parse(bytes: &[u8]) -> std::result::Result<Manifest, String> {
+        match serde_json::from_slice::<Manifest>(bytes) {
+            Ok(manifest) if manifest.version == 1 => Ok(manifest),
+            Ok(manifest) => Err(format!("unknown version {} (this nix-hug reads version 1)", manifest.version)),
+            // serde_json says where: `expected value at line 3 column 5`.
+            Err(e) => Err(format!("corrupt: {e}")),
+        }
+    }
+}
+
+/// Held shared by an export from its `nix copy` until it is recorded, and exclusively by `remove` and
+/// `prune`, which would otherwise take a copy not recorded yet for garbage.
+const GC_LOCK: &str = "nix-hug-gc.lock";
+
+/// What `remove` and `prune` deleted: the store paths whose copies are gone (and NARs no narinfo
+/// named, as `nar/…`), and the bytes of NAR files freed.
+#[derive(Debug, Default)]
+pub struct Freed {
+    pub paths: Vec<String>,
+    pub bytes: u64,
+}
+
+/// What `verify` found: the NARs that match their narinfos, their bytes, and each problem.
+#[derive(Debug, Default)]
+pub struct Verified {
+    pub paths: usize,
+    pub bytes: u64,
+    pub problems: Vec<String>,
+}
+
+/// The hash parts of the store paths of `entries` and of every path they refer to, as the narinfos say.
+fn closure(entries: &[Entry], infos: &BTreeMap<String, NarInfo>) -> BTreeSet<String> {
+    let mut todo: Vec<String> =
+        entries.iter().filter_map(|e| narinfo::hash_part(&e.store_path)).map(str::to_owned).collect();
+    let mut seen = BTreeSet::new();
+    while let Some(hash) = todo.pop() {
+        if seen.insert(hash.clone()) {
+            let refs = infos.get(&hash).map(|i| i.references.as_slice()).unwrap_or_default();
+            todo.extend(refs.iter().filter_map(|r| narinfo::hash_part(r)).map(str::to_owned));
+        }
+    }
+    seen
+}
+
 /// The persist directory: a binary cache plus the manifest.
 pub struct Persist {
     dir: PathBuf,
@@ -268,6 +320,7 @@ impl Persist {
             return Err(Error::new(Kind::Failed, "nothing to export: the output is not in the Nix store"));
         };
         info!("copying {store_path} to {}", self.dir.display());
+        let _copying = self.lock(GC_LOCK, true)?;
         nix::copy_to(&Cache::new(self)?.url, store_path)?;
         self.record(Entry {
             repo_id: result.repo.to_string(),
@@ -347,26 +400,282 @@ impl Persist {
 
     /// Adds or replaces the entry for the same output, under the lock, atomically.
     pub fn record(&self, entry: Entry) -> Result<()> {
-        fs::create_dir_all(&self.dir).with_context(|| self.dir.display())?;
-        let lock_path = self.dir.join(format!("{MANIFEST}.lock"));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| lock_path.display())?;
-        lock.lock().with_context(|| lock_path.display())?;
+        self.change(|manifest| {
+            let mut entry = entry;
+            let earlier: Vec<String> =
+                manifest.entries.iter().filter(|e| e.same_output(&entry)).flat_map(|e| e.refs.clone()).collect();
+            entry.refs.extend(earlier);
+            entry.refs.sort();
+            entry.refs.dedup();
+            manifest.entries.retain(|e| !e.same_output(&entry));
+            manifest.entries.push(entry);
+        })
+    }
+
+    /// Drops the entries `chosen` picks from the manifest, then the copies of their closures that no
+    /// other entry needs.
+    pub fn remove(&self, chosen: impl Fn(&Entry) -> bool) -> Result<(Vec<Entry>, Freed)> {
+        let _gc = self.lock(GC_LOCK, false)?;
+        let infos = self.narinfos()?;
+        let removed = self.change(|manifest| {
+            let (removed, kept) = std::mem::take(&mut manifest.entries).into_iter().partition(|e| chosen(e));
+            manifest.entries = kept;
+            removed
+        })?;
+        let kept = closure(&self.entries()?, &infos);
+        let doomed = closure(&removed, &infos).difference(&kept).cloned().collect();
+        Ok((removed, self.delete(&infos, &doomed, &kept)?))
+    }
+
+    /// Deletes the narinfos and NARs that no entry of the manifest needs (in the closure of none), and
+    /// the NARs that no narinfo names, left by a copy that was interrupted.
+    pub fn prune(&self) -> Result<Freed> {
+        let _gc = self.lock(GC_LOCK, false)?;
+        let infos = self.narinfos()?;
+        let kept = closure(&self.entries()?, &infos);
+        let doomed = infos.keys().filter(|h| !kept.contains(*h)).cloned().collect();
+        let mut freed = self.delete(&infos, &doomed, &kept)?;
+        let named: BTreeSet<PathBuf> = infos.values().filter_map(|i| self.nar_file(i)).collect();
+        let nars = self.dir.join("nar");
+        for file in fs::read_dir(&nars).into_iter().flatten() {
+            let path = file.with_context(|| nars.display())?.path();
+            if path.is_file() && !named.contains(&path) {
+                freed.bytes += path.metadata().map_or(0, |m| m.len());
+                fs::remove_file(&path).with_context(|| path.display())?;
+                freed.paths.push(format!("nar/{}", path.file_name().unwrap_or_default().to_string_lossy()));
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Re-hashes every NAR against its narinfo (`NarHash` and `NarSize`; `FileHash` and `FileSize` of
+    /// a compressed one), and finds every entry of the manifest a narinfo: a problem per line, by store
+    /// path.
+    pub fn verify(&self) -> Result<Verified> {
+        let mut verified = Verified::default();
+        let mut held = BTreeSet::new();
+        for (file, info) in self.narinfo_files()? {
+            let info = match info {
+                Ok(info) => info,
+                Err(why) => {
+                    verified.problems.push(format!("{}: {why}", file.display()));
+                    continue;
+                }
+            };
+            held.insert(info.store_path.clone());
+            match self.check_nar(&info) {
+                Ok(bytes) => (verified.paths, verified.bytes) = (verified.paths + 1, verified.bytes + bytes),
+                Err(why) => verified.problems.push(format!("{}: {why}", info.store_path)),
+            }
+        }
+        for e in self.entries()?.iter().filter(|e| !held.contains(&e.store_path)) {
+            verified.problems.push(format!(
+                "{}: exported as {}, but there is no narinfo for it",
+                e.store_path,
+                e.label()
+            ));
+        }
+        Ok(verified)
+    }
+
+    /// The entries the manifest lacks for the fetch outputs the cache holds, added to it: what can be
+    /// read back from a narinfo and its NAR. The repository, type and commit come from the layout,
+    /// the filters are the exact files it holds (the same output), and the date is the narinfo's;
+    /// the branch or tag it was fetched as is lost. Returns the entries added, and why each other
+    /// store path that looks like a fetch output was left out.
+    pub fn rebuild_manifest(&self) -> Result<(Vec<Entry>, Vec<String>)> {
+        let infos = self.narinfos()?;
+        self.change(|manifest| {
+            let (mut added, mut left) = (Vec::new(), Vec::new());
+            for info in infos.values().filter(|i| !manifest.entries.iter().any(|e| e.store_path == i.store_path)) {
+                match self.recover(info) {
+                    Ok(Some(entry)) => added.push(entry),
+                    Ok(None) => {}
+                    Err(why) => left.push(format!("{}: {why}", info.store_path)),
+                }
+            }
+            manifest.entries.extend(added.iter().cloned());
+            (added, left)
+        })
+    }
+
+    /// The entry of a fetch output (`hf-TYPE-…-<commit>`, recursive fixed-output), from its NAR;
+    /// `None` for any other path (a lock entry's blobs, small files or links).
+    fn recover(&self, info: &NarInfo) -> std::result::Result<Option<Entry>, String> {
+        let name = info.name();
+        let kind = RepoType::ALL.into_iter().find(|k| name.starts_with(&format!("hf-{}-", k.as_str())));
+        let rev = name.rsplit('-').next().filter(|r| crate::repo::is_commit(r));
+        let (Some(kind), Some(rev), Some(ca)) = (kind, rev, info.ca.as_deref()) else { return Ok(None) };
+        if !ca.starts_with("fixed:r:sha256:") {
+            return Ok(None);
+        }
+        if info.compression != "none" {
+            return Err(format!("its NAR is compressed ({}), and only an uncompressed one is read", info.compression));
+        }
+        let file = self.nar_file(info).ok_or("its narinfo names no NAR in the persist directory")?;
+        let nar = File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let decoder = nix_nar::Decoder::new(std::io::BufReader::new(nar)).map_err(|e| e.to_string())?;
+        let (mut folder, mut tree) = (None, None);
+        for entry in decoder.entries().map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let Some(path) = entry.path.as_ref().map(|p| p.as_str().to_owned()) else { continue };
+            let top = path.split('/').next().unwrap_or_default();
+            if folder.is_none() && top.starts_with(&format!("{}--", kind.plural())) {
+                folder = Some(top.to_owned());
+            }
+            if folder.as_deref().is_some_and(|f| path == format!("{f}/trees/{rev}.json"))
+                && let nix_nar::Content::File { mut data, .. } = entry.content
+            {
+                let mut json = Vec::new();
+                std::io::Read::read_to_end(&mut data, &mut json).map_err(|e| e.to_string())?;
+                tree = Some(serde_json::from_slice::<TreeCache>(&json).map_err(|e| format!("trees/{rev}.json: {e}"))?);
+                break;
+            }
+        }
+        let (Some(folder), Some(tree)) = (folder, tree) else {
+            return Err(format!("its NAR has no {}--…/trees/{rev}.json", kind.plural()));
+        };
+        let id = folder[kind.plural().len() + 2..].replace("--", "/");
+        let repo = Repo::from_id(kind, &id).map_err(|e| e.to_string())?;
+        if repo.store_name(rev) != name {
+            return Err(format!("its layout is of {id}, which is not the repository its name says"));
+        }
+        let hash = nar::parse_hash(&info.nar_hash).map_err(|e| e.to_string())?;
+        let exported = fs::metadata(self.dir.join(format!("{}.narinfo", info.hash_part())))
+            .and_then(|m| m.modified())
+            .map_or_else(|_| now(), |t| humantime::format_rfc3339_seconds(t).to_string());
+        Ok(Some(Entry {
+            repo_id: id,
+            kind: kind.as_str().to_owned(),
+            rev: rev.to_owned(),
+            refs: Vec::new(),
+            filters: Filters { files: tree.files.keys().cloned().collect(), ..Filters::default() },
+            file_tree_hash: nar::sri(&hash),
+            store_path: info.store_path.clone(),
+            size: tree.files.values().map(|f| f.size).sum(),
+            files: tree.files.len(),
+            exported,
+        }))
+    }
+
+    /// The narinfos of the cache, each read (or why it could not be), by file name.
+    fn narinfo_files(&self) -> Result<Vec<(PathBuf, std::result::Result<NarInfo, String>)>> {
+        let mut found = Vec::new();
+        let read = match fs::read_dir(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+            other => other.with_context(|| self.dir.display())?,
+        };
+        for file in read {
+            let path = file.with_context(|| self.dir.display())?.path();
+            if path.extension().is_some_and(|x| x == "narinfo") {
+                let info = fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| NarInfo::parse(&t));
+                found.push((path, info));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
+    }
+
+    /// The narinfos by hash part; one that cannot be read is an error, since what it refers to is unknown.
+    fn narinfos(&self) -> Result<BTreeMap<String, NarInfo>> {
+        let mut infos = BTreeMap::new();
+        for (path, info) in self.narinfo_files()? {
+            let info = info.map_err(|why| {
+                let message = format!("{}: {why}; see `nix-hug store verify`", path.display());
+                Error::new(Kind::Failed, message)
+            })?;
+            infos.insert(info.hash_part().to_owned(), info);
+        }
+        Ok(infos)
+    }
+
+    /// The NAR file a narinfo names, if it is one of this directory's.
+    fn nar_file(&self, info: &NarInfo) -> Option<PathBuf> {
+        let url = Path::new(&info.url);
+        let plain = url.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        plain.then(|| self.dir.join(url))
+    }
+
+    /// The size of the NAR file, if it has the hash and size its narinfo says; else what is wrong.
+    fn check_nar(&self, info: &NarInfo) -> std::result::Result<u64, String> {
+        let (hash, size) = match (info.compression.as_str(), &info.file_hash, info.file_size) {
+            ("none", _, _) => (info.nar_hash.as_str(), info.nar_size),
+            (_, Some(hash), Some(size)) => (hash.as_str(), size),
+            (compression, _, _) => return Err(format!("compressed ({compression}) without FileHash and FileSize")),
+        };
+        let file = self.nar_file(info).ok_or_else(|| format!("its narinfo names {:?}, not a file here", info.url))?;
+        let mut nar = File::open(&file).map_err(|e| format!("{}: {e}", info.url))?;
+        let (mut hasher, mut read, mut buf) = (Sha256::new(), 0u64, vec![0u8; 1 << 20]);
+        loop {
+            let n = std::io::Read::read(&mut nar, &mut buf).map_err(|e| format!("{}: {e}", info.url))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            read += n as u64;
+        }
+        let want = nar::parse_hash(hash).map_err(|e| e.to_string())?;
+        let got: nar::Hash = hasher.finalize().into();
+        if read != size {
+            Err(format!("{} is {read} bytes, its narinfo says {size}", info.url))
+        } else if got != want {
+            Err(format!("{} has sha256:{}, its narinfo says {hash}", info.url, nar::nix32(&got)))
+        } else {
+            Ok(read)
+        }
+    }
+
+    /// Deletes the narinfos of `doomed` (hash parts) and their NARs, but a NAR a `kept` one names too.
+    fn delete(
+        &self,
+        infos: &BTreeMap<String, NarInfo>,
+        doomed: &BTreeSet<String>,
+        kept: &BTreeSet<String>,
+    ) -> Result<Freed> {
+        let kept_nars: BTreeSet<PathBuf> = kept.iter().filter_map(|h| self.nar_file(infos.get(h)?)).collect();
+        let mut freed = Freed::default();
+        for info in doomed.iter().filter_map(|h| infos.get(h)) {
+            // The narinfo first: without it, no reader of the cache looks for the NAR.
+            for ext in ["narinfo", "ls"] {
+                let path = self.dir.join(format!("{}.{ext}", info.hash_part()));
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(Error::from(e).context(path.display()));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(nar) = self.nar_file(info).filter(|n| !kept_nars.contains(n)) {
+                let size = nar.metadata().map_or(0, |m| m.len());
+                match fs::remove_file(&nar) {
+                    Ok(()) => freed.bytes += size,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::from(e).context(nar.display())),
+                }
+            }
+            freed.paths.push(info.store_path.clone());
+        }
+        Ok(freed)
+    }
+
+    /// Runs `change` on the manifest under its lock, then replaces it atomically.
+    fn change<T>(&self, change: impl FnOnce(&mut Manifest) -> T) -> Result<T> {
+        let _lock = self.lock(&format!("{MANIFEST}.lock"), false)?;
         let mut manifest = self.read()?;
-        let mut entry = entry;
-        let earlier: Vec<String> =
-            manifest.entries.iter().filter(|e| e.same_output(&entry)).flat_map(|e| e.refs.clone()).collect();
-        entry.refs.extend(earlier);
-        entry.refs.sort();
-        entry.refs.dedup();
-        manifest.entries.retain(|e| !e.same_output(&entry));
-        manifest.entries.push(entry);
-        self.write(&manifest)
-        // The lock goes with `lock`.
+        let out = change(&mut manifest);
+        self.write(&manifest)?;
+        Ok(out)
+        // The lock goes with `_lock`.
+    }
+
+    /// Takes a lock file of the directory, shared or exclusive, until the file is dropped.
+    fn lock(&self, name: &str, shared: bool) -> Result<File> {
+        fs::create_dir_all(&self.dir).with_context(|| self.dir.display())?;
+        let path = self.dir.join(name);
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| path.display())?;
+        if shared { file.lock_shared() } else { file.lock() }.with_context(|| path.display())?;
+        Ok(file)
     }
 
     fn manifest_path(&self) -> PathBuf {
@@ -380,12 +689,7 @@ impl Persist {
             Err(Error::new(Kind::Failed, message))
         };
         match fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
-                Ok(manifest) if manifest.version == 1 => Ok(manifest),
-                Ok(manifest) => refused(format!("unknown version {} (this nix-hug reads version 1)", manifest.version)),
-                // serde_json says where: `expected value at line 3 column 5`.
-                Err(e) => refused(format!("corrupt: {e}")),
-            },
+            Ok(bytes) => Manifest::parse(&bytes).or_else(refused),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest { version: 1, entries: Vec::new() }),
             Err(e) => Err(Error::from(e).context(path.display())),
         }
@@ -408,6 +712,90 @@ impl Persist {
         })
     }
 }
+
+/// Where `import` copies exports from: this machine's persist directory, or one a teammate serves at a
+/// URL (any static web server, or `file://` on a shared file system). A served one's manifest is read
+/// over HTTP without the Hugging Face token, which is for the Hub alone.
+pub enum Source {
+    Dir(Persist),
+    Served(String),
+}
+
+impl Source {
+    /// The persist directory served at `url`: `http://`, `https://` or `file://` and a path.
+    pub fn served(url: &str) -> Result<Source> {
+        let url = url.trim_end_matches('/');
+        let bad = || {
+            usage(format!("--from {url:?}: expected the http://, https:// or file:///PATH URL of a persist directory"))
+        };
+        // On a shared file system, it is read as the configured one is.
+        if let Some(path) = url.strip_prefix("file://") {
+            let path = Path::new(path.split('?').next().unwrap_or_default());
+            return if path.is_absolute() { Ok(Source::Dir(Persist::new(path))) } else { Err(bad()) };
+        }
+        let uri: ureq::http::Uri = url.parse().map_err(|_| bad())?;
+        match (uri.scheme_str(), uri.host()) {
+            (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(Source::Served(url.to_owned())),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The directory or the URL, for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Dir(persist) => persist.dir.display().to_string(),
+            Source::Served(url) => url.clone(),
+        }
+    }
+
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let url = match self {
+            Source::Dir(persist) => return persist.entries(),
+            Source::Served(url) => format!("{url}/{MANIFEST}"),
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(concat!("nix-hug/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(std::time::Duration::from_secs(30)))
+            .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .tls_config(crate::tls::config()?)
+            .build()
+            .new_agent();
+        let origin = crate::hub::origin(&url);
+        let mut resp = agent.get(&url).call().map_err(|e| {
+            crate::debug!("GET {url} -> {e}");
+            crate::tls::handshake_error(&e, origin).unwrap_or_else(|| {
+                let why = match e {
+                    ureq::Error::Io(io) => io.kind().to_string(),
+                    other => other.to_string(),
+                };
+                Error::new(Kind::Network, format!("cannot reach {origin} ({why})"))
+            })
+        })?;
+        let status = resp.status().as_u16();
+        crate::debug!("GET {url} -> {status}");
+        let failed = |why: String| Error::new(Kind::Failed, format!("{url}: {why}"));
+        match status {
+            200 => {}
+            404 => return Err(failed("not found (404): no persist directory is served there".into())),
+            _ => return Err(failed(format!("the server answered {status}"))),
+        }
+        let body =
+            resp.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| failed(e.to_string()))?;
+        Ok(Manifest::parse(&body).map_err(failed)?.entries)
+    }
+
+    /// Copies the output of `entry` into the store.
+    pub fn restore(&self, entry: &Entry) -> Result<()> {
+        match self {
+            Source::Dir(persist) => persist.restore(entry),
+            Source::Served(url) => nix::copy_from(url, &entry.store_path),
+        }
+    }
+}
+
+/// The largest manifest read over HTTP: a few hundred bytes an export.
+const MAX_MANIFEST: u64 = 64 << 20;
 
 /// The URL `nix copy` reaches the persist directory by. When its path cannot be written in a URL (see
 /// `cache_url`), that is a symlink with a plain name in a temporary folder, removed on drop.
@@ -637,6 +1025,86 @@ mod tests {
             r"acme/bert@0000000 (include model-0000[1-3]\.bin|.*\.gguf)",
             "a regex no glob gives is shown as it is"
         );
+    }
+
+    /// The persist directory of the snapshot cases of `store`: real exports of a model and a dataset.
+    fn exports() -> (tempfile::TempDir, Persist) {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cmd/store/verify.home/persist");
+        let dir = tempfile::tempdir().unwrap();
+        for file in walkdir::WalkDir::new(&from) {
+            let file = file.unwrap();
+            let to = dir.path().join(file.path().strip_prefix(&from).unwrap());
+            if file.file_type().is_dir() {
+                fs::create_dir_all(&to).unwrap()
+            } else {
+                fs::copy(file.path(), &to).map(drop).unwrap()
+            }
+        }
+        let persist = Persist::new(dir.path());
+        (dir, persist)
+    }
+
+    #[test]
+    fn a_lost_manifest_is_rebuilt_from_the_copies() {
+        let (_dir, persist) = exports();
+        let by_path = |mut entries: Vec<Entry>| {
+            entries.sort_by(|a, b| a.store_path.cmp(&b.store_path));
+            entries
+        };
+        let before = by_path(persist.entries().unwrap());
+        assert_eq!(persist.verify().unwrap().problems, Vec::<String>::new());
+        fs::remove_file(persist.manifest_path()).unwrap();
+        let (added, left) = persist.rebuild_manifest().unwrap();
+        assert_eq!((added.len(), left), (2, Vec::new()));
+        let after = by_path(persist.entries().unwrap());
+        assert_eq!(after.len(), 2);
+        for (was, now) in before.iter().zip(&after) {
+            assert!(now.refs.is_empty(), "the ref it was fetched as is not in the copy");
+            assert_eq!(*now, Entry { refs: Vec::new(), exported: now.exported.clone(), ..was.clone() });
+        }
+        assert!(persist.rebuild_manifest().unwrap().0.is_empty(), "nothing more to add");
+    }
+
+    #[test]
+    fn removal_keeps_what_other_exports_refer_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let persist = Persist::new(dir.path());
+        fs::create_dir(dir.path().join("nar")).unwrap();
+        let path = |c: char| format!("/nix/store/{}-{c}", c.to_string().repeat(32));
+        let base = |c: char| path(c)["/nix/store/".len()..].to_owned();
+        for (c, refs) in [('a', base('b')), ('b', String::new()), ('c', base('b')), ('d', String::new())] {
+            let info = format!(
+                "StorePath: {}\nURL: nar/{c}.nar\nCompression: none\nNarHash: sha256:{}\nNarSize: 1\nReferences: {refs}\n",
+                path(c),
+                nar::nix32(&Sha256::digest(b"x"))
+            );
+            fs::write(dir.path().join(format!("{}.narinfo", c.to_string().repeat(32))), info).unwrap();
+            fs::write(dir.path().join(format!("nar/{c}.nar")), "x").unwrap();
+        }
+        let stray = dir.path().join("nar/stray.nar");
+        fs::write(&stray, "left by an interrupted copy").unwrap();
+        persist.record(entry(&path('a'))).unwrap();
+        persist.record(entry(&path('c'))).unwrap();
+        assert_eq!(persist.verify().unwrap().paths, 4);
+
+        let (removed, freed) = persist.remove(|e| e.store_path == path('a')).unwrap();
+        assert_eq!((removed.len(), freed.paths, freed.bytes), (1, vec![path('a')], 1), "b is needed by c");
+        let freed = persist.prune().unwrap();
+        assert_eq!(freed.paths, [path('d'), "nar/stray.nar".to_owned()]);
+        assert!(persist.prune().unwrap().paths.is_empty());
+        let (_, freed) = persist.remove(|e| e.store_path == path('c')).unwrap();
+        assert_eq!(freed.paths, [path('b'), path('c')]);
+        let left: Vec<String> = fs::read_dir(dir.path().join("nar"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, Vec::<String>::new());
+        assert!(persist.entries().unwrap().is_empty());
+
+        fs::write(dir.path().join("bad.narinfo"), "StorePath: nowhere\n").unwrap();
+        let e = persist.prune().unwrap_err().to_string();
+        let want = "bad.narinfo: StorePath: not a path in /nix/store: \"nowhere\"; see `nix-hug store verify`";
+        assert!(e.ends_with(want), "{e}");
     }
 
     #[test]

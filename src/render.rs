@@ -117,7 +117,12 @@ pub fn human_size(bytes: u64) -> String {
 
 /// `1 file`, `3 files`.
 pub fn files(n: usize) -> String {
-    if n == 1 { "1 file".to_owned() } else { format!("{n} files") }
+    count(n, "file", "files")
+}
+
+/// `1 copy`, `3 copies`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `6203 bytes`, and a rounded size as well when it helps: `14496078336 bytes (13.5 GiB)`.

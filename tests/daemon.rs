@@ -6,6 +6,7 @@
 mod hub;
 mod support;
 
+use hub::files::Files;
 use hub::{Hub, fixtures};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -228,4 +229,41 @@ fn the_builder_sees_the_daemons_environment_not_the_users() {
     let built = home.build("config", &expression, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(built, store_path);
     assert!(hub.requests().iter().any(|r| r.target.contains("/resolve/")), "the builder downloaded from the Hub");
+}
+
+/// A persist directory served to a normal user: the daemon ignores the user's `extra-substituters`
+/// unless it trusts the URL (`trusted-substituters` in its configuration); then the printed expression
+/// builds from it, with the Hub stopped and no key.
+#[test]
+#[ignore = "needs nix"]
+fn a_user_substitutes_from_a_served_persist_directory_the_daemon_trusts() {
+    let hub = Hub::start(fixtures::all());
+    let endpoint = hub.endpoint();
+    let home = Home::new();
+    let (expression, store_path) = {
+        let _daemon = Daemon::start(&[]);
+        let args = ["export", "acme/tiny-bert", "--file", "config.json", "--file", "vocab.txt"];
+        let (expression, stderr) = text(&home.nix_hug(&args, &[("HF_ENDPOINT", &endpoint)]));
+        (expression, added(&stderr))
+    };
+    drop(hub);
+    let server = Files::serve(&home.path().join("persist"));
+    let user_config = format!("extra-substituters = {}", server.url());
+    let user_env = [("NIX_CONFIG", user_config.as_str())];
+    support::forget(&store_path);
+
+    {
+        let _daemon = Daemon::start(&[]);
+        let out = home.run("nix-store", &["--realise", &store_path], &user_env);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(&format!("ignoring untrusted substituter '{}'", server.url())), "{stderr}");
+        assert!(server.requests().is_empty(), "{:?}", server.requests());
+    }
+    let trusted = format!("trusted-substituters = {}", server.url());
+    let _daemon = Daemon::start(&[("NIX_CONFIG", &trusted)]);
+    let built = home.build("shared", &expression, &user_env).unwrap_or_else(|e| panic!("building {expression}:\n{e}"));
+    assert_eq!(built, store_path);
+    let narinfo = format!("/{}.narinfo", &store_path["/nix/store/".len()..][..32]);
+    assert!(server.served().contains(&narinfo), "{:?}", server.served());
 }

@@ -332,6 +332,73 @@ fn auto_persist_of_a_quant() {
 }
 
 /// Two exports at the same time into one persist directory: both end up in the manifest.
+/// The upkeep of a persist directory on real copies: `verify` passes, then names a flipped byte;
+/// `rebuild-manifest` recovers a lost manifest that `import --all` then imports from; `prune` deletes
+/// a path copied there by hand; `rm` drops one export and its copy, and leaves the other importable.
+#[test]
+#[ignore = "needs nix"]
+fn store_upkeep_on_real_copies() {
+    let hub = Hub::start(fixtures::all());
+    let env = Env::new(&hub);
+    env.run(&["export", "acme/tiny-bert", "--file", "config.json"]).ok();
+    env.run(&["export", "datasets/acme/tiny-ds", "--file", "data/extra.json"]).ok();
+    drop(hub);
+    let (model, dataset) = (env.exported("acme/tiny-bert"), env.exported("acme/tiny-ds"));
+    assert!(env.run(&["store", "verify"]).ok().stderr.contains("nix-hug: verified 2 copies ("));
+
+    std::fs::remove_file(env.manifest()).unwrap();
+    let rebuilt = env.run(&["store", "rebuild-manifest"]).ok();
+    let mut paths = [model.clone(), dataset.clone()];
+    paths.sort();
+    assert_eq!(rebuilt.stdout, format!("{}\n{}\n", paths[0], paths[1]));
+    let exports = env.exports();
+    let bert = exports.iter().find(|e| e["repoId"] == "acme/tiny-bert").unwrap();
+    assert_eq!(bert["filters"], serde_json::json!({ "files": ["config.json"] }));
+    assert_eq!(bert["rev"], fixtures::tiny_bert().commits[1].sha.as_str());
+    for path in [&model, &dataset] {
+        support::forget(path);
+    }
+    let imported = env.run(&["import", "--all"]).ok();
+    assert!(valid(&model) && valid(&dataset), "{}", imported.stderr);
+
+    let stray_dir = tempfile::tempdir().unwrap();
+    std::fs::write(stray_dir.path().join("notes.txt"), "not an export\n").unwrap();
+    let stray = support::stdout_ok(support::nix("nix-store").arg("--add").arg(stray_dir.path().join("notes.txt")));
+    let cache = format!("file://{}?compression=none", env.persist.display());
+    support::stdout_ok(support::nix("nix").args([
+        "--extra-experimental-features",
+        "nix-command",
+        "copy",
+        "--to",
+        &cache,
+        &stray,
+    ]));
+    assert_eq!(env.run(&["store", "prune"]).ok().stdout, format!("{stray}\n"));
+    assert!(env.run(&["store", "prune"]).ok().stderr.contains("nothing to delete"));
+
+    let removed = env.run(&["store", "rm", "acme/tiny-bert"]).ok();
+    assert_eq!(removed.stdout, format!("{model}\n"));
+    assert!(!env.persist.join(format!("{}.narinfo", &model["/nix/store/".len()..][..32])).exists());
+    support::forget(&dataset);
+    assert_eq!(env.run(&["import", "--all"]).ok().stdout, format!("{dataset}\n"));
+
+    let nar = narinfo(&env.persist, &dataset);
+    let nar = env.persist.join(nar.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap());
+    let mut bytes = std::fs::read(&nar).unwrap();
+    let last = bytes.len() - 20;
+    bytes[last] ^= 1;
+    std::fs::write(&nar, bytes).unwrap();
+    let run = env.run(&["store", "verify"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("nix-hug: error: {dataset}: nar/")), "{}", run.stderr);
+    let dir = env.persist.display();
+    let last = format!(
+        "nix-hug: error: 1 problem in {dir}, 0 copies verified: `nix-hug store rm` what they name, or export it again"
+    );
+    assert_eq!(run.stderr.lines().last(), Some(last.as_str()), "{}", run.stderr);
+    env.assert_tmp_clean();
+}
+
 #[test]
 #[ignore = "needs nix"]
 fn two_exports_at_once_both_land() {

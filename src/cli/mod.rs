@@ -39,11 +39,20 @@ pub enum Action {
     },
     /// `export` fetches what `fetch` would.
     Export(FetchArgs),
-    Import(ImportArgs),
+    /// `import`, from the persist directory served at `from` when given.
+    Import {
+        what: ImportArgs,
+        from: Option<String>,
+    },
     StoreLs {
         json: bool,
     },
     StorePath,
+    /// `store rm`: the exports these URLs or store paths name.
+    StoreRm(Vec<String>),
+    StorePrune,
+    StoreVerify,
+    StoreRebuildManifest,
     /// `add`: pin `target` in the lock as `name` (default: the repository's name).
     Add {
         target: Target,
@@ -192,7 +201,9 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "export" => Action::Export(fetch_args(command, &given, positional)?),
         "ls" => Action::Ls(LsArgs { target: target(command, &given, positional)?, json }),
         "refs" => Action::Refs { url: one_url(command, positional)?, json },
-        "import" => Action::Import(import_args(&given, positional)?),
+        "import" => {
+            Action::Import { what: import_args(&given, positional)?, from: given.one("from").map(str::to_owned) }
+        }
         "add" => Action::Add {
             target: target(command, &given, positional)?,
             name: given.one("name").map(str::to_owned),
@@ -201,11 +212,25 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         "update" => Action::Update { names: positional, check: given.has("check"), pins: pins(&given)? },
         "remove" if positional.is_empty() => return Err(usage("remove: missing NAME; see `nix-hug remove --help`")),
         "remove" => Action::Remove { names: positional, pins: pins(&given)? },
-        name @ ("store ls" | "store path" | "lock") if let Some(extra) = positional.first() => {
+        name @ ("store ls" | "store path" | "store prune" | "store verify" | "store rebuild-manifest" | "lock")
+            if let Some(extra) = positional.first() =>
+        {
             return Err(usage(format!("{name}: unexpected argument {extra:?}")));
         }
         "store ls" => Action::StoreLs { json },
         "store path" => Action::StorePath,
+        "store rm" if positional.is_empty() => {
+            return Err(usage("store rm: missing URL or STORE-PATH; see `nix-hug store rm --help`"));
+        }
+        "store rm" => {
+            for url in positional.iter().filter(|p| !p.starts_with('/')) {
+                one_repo(command.name, url, None)?;
+            }
+            Action::StoreRm(positional)
+        }
+        "store prune" => Action::StorePrune,
+        "store verify" => Action::StoreVerify,
+        "store rebuild-manifest" => Action::StoreRebuildManifest,
         "lock" => Action::Lock(pins(&given)?),
         "__fetch" => Action::BuilderFetch,
         "__cache" => Action::BuilderCache,
@@ -216,10 +241,14 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     Ok(Cli { debug, quiet, action })
 }
 
-/// "`nix-hug store` is followed by ls or path".
+/// "`nix-hug store` is followed by ls, path, … or rebuild-manifest".
 fn followed_by(group: &Command) -> String {
     let words: Vec<&str> = commands_after(Some(group)).map(Command::word).collect();
-    format!("`nix-hug {}` is followed by {}", group.name, words.join(" or "))
+    let words = match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    };
+    format!("`nix-hug {}` is followed by {words}", group.name)
 }
 
 /// The command `word` names, on its own or after a group (`ls` after `store`).
@@ -277,6 +306,8 @@ fn check(given: &Given, long: &str, value: &str) -> Result<()> {
         "include" | "exclude" if value.is_empty() => Err(usage("an empty pattern matches no file")),
         "include" | "exclude" => glob_to_regex(value).map(drop),
         "file" | "out-link" | "lock" if value.is_empty() => Err(usage("empty path")),
+        "from" if value.is_empty() => Err(usage("empty URL")),
+        "from" if given.has("from") => Err(usage("given twice: one persist directory per run")),
         "name" if value.is_empty() => Err(usage("empty name")),
         "out-link" if given.has("out-link") => Err(usage("given twice: one link per run")),
         "jobs" => jobs(value).map(drop),
@@ -314,7 +345,9 @@ fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
     let rev = given.one("ref").map(str::to_owned);
     let why = match (&positional[..], given.has("all")) {
         ([_, extra, ..], _) => format!("unexpected argument {extra:?} (one URL at a time, or --all)"),
-        ([url], false) => return one_repo(url, rev.as_deref()).map(|()| ImportArgs::Url { url: url.clone(), rev }),
+        ([url], false) => {
+            return one_repo("import", url, rev.as_deref()).map(|()| ImportArgs::Url { url: url.clone(), rev });
+        }
         ([url], true) => format!("--all imports every export; it does not go with a URL ({url:?})"),
         ([], true) if rev.is_some() => "--ref chooses among the exports of one URL; it does not go with --all".into(),
         ([], true) => return Ok(ImportArgs::All),
@@ -323,8 +356,8 @@ fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {
     Err(usage(format!("import: {why}")))
 }
 
-/// The URL of `import`: a repository's, with no file or folder in it.
-fn one_repo(url: &str, rev: Option<&str>) -> Result<()> {
+/// The URL of `import` and `store rm`: a repository's, with no file or folder in it.
+fn one_repo(name: &str, url: &str, rev: Option<&str>) -> Result<()> {
     let url = parse_url(url)?;
     let (what, path) = match &url.path {
         Some(RepoPath::File(file)) => ("file", file),
@@ -332,7 +365,7 @@ fn one_repo(url: &str, rev: Option<&str>) -> Result<()> {
         None => return one_ref(&url, rev),
     };
     Err(usage(format!(
-        "import: the URL names a {what} ({path:?}), but import puts back whole exports; give the repository's URL"
+        "{name}: the URL names a {what} ({path:?}), but {name} takes whole exports; give the repository's URL"
     )))
 }
 
@@ -436,7 +469,7 @@ mod tests {
         store path --json => error: store path does not accept --json; see `nix-hug store path --help`
         store --json ls => error: store does not accept --json; see `nix-hug store --help`
         fecth x/y => error: unknown command "fecth"; did you mean `nix-hug fetch`?
-        store pth => error: unknown command "store pth": `nix-hug store` is followed by ls or path; did you mean `path`?
+        store pth => error: unknown command "store pth": `nix-hug store` is followed by ls, path, rm, prune, verify or rebuild-manifest; did you mean `path`?
         __fetc => error: unknown command "__fetc"; see `nix-hug --help`
         __fetch x => error: __fetch takes no arguments
         __fetch --include *.bin => error: __fetch does not accept --include; see `nix-hug --help`"##;

@@ -1,6 +1,6 @@
 /*!
 `nix-hug import URL` and `import --all`: copy exported outputs back into the store from the persist
-directory, never asking the Hub. Outputs still in the store are skipped. One that Nix refuses is
+directory, or from one a teammate serves (`--from URL`), never asking the Hub. Outputs still in the store are skipped. One that Nix refuses is
 reported by name and the others are still imported; the command then fails. The store paths, valid
 again, are printed on stdout.
 */
@@ -8,13 +8,16 @@ again, are printed on stdout.
 use super::print;
 use crate::cli::ImportArgs;
 use crate::error::{Error, Kind, Result};
-use crate::persist::{self, Config, Entry, Persist};
+use crate::persist::{self, Config, Entry, Persist, Source};
 use crate::{info, msg, nix, repo};
 
-pub fn run(args: &ImportArgs) -> Result<()> {
-    let persist = Persist::open(&Config::load()?)?;
-    let entries = persist.entries()?;
-    let dir = persist.dir().display();
+pub fn run(args: &ImportArgs, from: Option<&str>) -> Result<()> {
+    let source = match from {
+        Some(url) => Source::served(url)?,
+        None => Source::Dir(Persist::open(&Config::load()?)?),
+    };
+    let entries = source.entries()?;
+    let dir = source.name();
     let chosen: Vec<&Entry> = match args {
         ImportArgs::All => entries.iter().collect(),
         ImportArgs::Url { url, rev } => {
@@ -47,7 +50,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         if valid {
             info!("skipped {}: already in the store", entry.label());
         } else {
-            match persist.restore(entry) {
+            match source.restore(entry) {
                 Ok(()) => info!("imported {}", entry.label()),
                 Err(e) if chosen.len() == 1 => return Err(e.context(format!("importing {}", entry.label()))),
                 Err(e) => {

@@ -1,13 +1,15 @@
 /*!
-`nix-hug store ls` and `nix-hug store path`: what the persist directory holds, and where it is. `ls`
-says for each export whether its output is still in the Nix store or was garbage-collected.
+`nix-hug store …`: what the persist directory holds and where it is (`ls`, `path`), and its upkeep:
+`rm` drops exports, `prune` what no export needs, `verify` re-hashes every NAR, and `rebuild-manifest`
+recovers the exports of a lost manifest from the binary cache. `ls` says for each export whether its
+output is still in the Nix store or was garbage-collected.
 */
 
 use super::print;
-use crate::error::Result;
-use crate::persist::{Config, Entry, Persist, describe_filters};
-use crate::render::human_size;
-use crate::{info, nix, warn};
+use crate::error::{Error, Kind, Result};
+use crate::persist::{self, Config, Entry, Freed, Persist, describe_filters};
+use crate::render::{count, human_size};
+use crate::{info, msg, nix, repo, warn};
 use serde::Serialize;
 
 pub fn ls(json: bool) -> Result<()> {
@@ -32,6 +34,92 @@ pub fn ls(json: bool) -> Result<()> {
 
 pub fn path() -> Result<()> {
     print(&format!("{}\n", Persist::open(&Config::load()?)?.dir().display()))
+}
+
+/// Drops the exports each target names (a URL as `import` takes it, or a store path), or none when one
+/// names nothing.
+pub fn rm(targets: &[String]) -> Result<()> {
+    let persist = Persist::open(&Config::load()?)?;
+    let entries = persist.entries()?;
+    let mut chosen = Vec::new();
+    for target in targets {
+        let found: Vec<&Entry> = if target.starts_with('/') {
+            entries.iter().filter(|e| e.store_path == *target).collect()
+        } else {
+            let url = repo::parse_url(target)?;
+            persist::matching(&entries, &url, url.rev.as_deref())
+        };
+        if found.is_empty() {
+            let dir = persist.dir().display();
+            let message = format!("nothing of {target} was exported to {dir}; see `nix-hug store ls`");
+            return Err(Error::new(Kind::NotFound, message));
+        }
+        chosen.extend(found.into_iter().map(|e| e.store_path.clone()));
+    }
+    let (removed, freed) = persist.remove(|e| chosen.contains(&e.store_path))?;
+    for e in &removed {
+        info!("removed {} from the manifest", e.label());
+    }
+    report(&freed, "its copies are needed by other exports")
+}
+
+pub fn prune() -> Result<()> {
+    let persist = Persist::open(&Config::load()?)?;
+    report(&persist.prune()?, "every copy is needed by an export")
+}
+
+pub fn verify() -> Result<()> {
+    let persist = Persist::open(&Config::load()?)?;
+    let verified = persist.verify()?;
+    for problem in &verified.problems {
+        msg::error(&Error::new(Kind::Integrity, problem.clone()));
+    }
+    let dir = persist.dir().display();
+    match verified.problems.len() {
+        0 => {
+            info!("verified {} ({}) in {dir}", count(verified.paths, "copy", "copies"), human_size(verified.bytes));
+            Ok(())
+        }
+        n => Err(Error::new(
+            Kind::Integrity,
+            format!(
+                "{} in {dir}, {} verified: `nix-hug store rm` what they name, or export it again",
+                count(n, "problem", "problems"),
+                count(verified.paths, "copy", "copies")
+            ),
+        )),
+    }
+}
+
+pub fn rebuild_manifest() -> Result<()> {
+    let persist = Persist::open(&Config::load()?)?;
+    let (added, left) = persist.rebuild_manifest()?;
+    for why in &left {
+        warn!("left out {why}");
+    }
+    let mut out = String::new();
+    for e in &added {
+        info!("recovered {}", e.label());
+        out += &format!("{}\n", e.store_path);
+    }
+    match added.len() {
+        0 => info!("the manifest already lists every fetch output in {}", persist.dir().display()),
+        n => info!(
+            "recovered {n} exports: each with the exact files it holds as its filters; \
+             the branch or tag each was fetched as is not known"
+        ),
+    }
+    print(&out)
+}
+
+/// The store paths whose copies were deleted, on stdout, and how much that freed.
+fn report(freed: &Freed, otherwise: &str) -> Result<()> {
+    if freed.paths.is_empty() {
+        info!("nothing to delete: {otherwise}");
+        return Ok(());
+    }
+    info!("freed {}", human_size(freed.bytes));
+    print(&freed.paths.iter().map(|p| format!("{p}\n")).collect::<String>())
 }
 
 fn status(valid: Option<bool>) -> &'static str {

@@ -12,6 +12,7 @@
 
 mod cdn;
 mod faults;
+pub mod files;
 pub mod fixtures;
 mod http;
 pub mod tls;

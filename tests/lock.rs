@@ -31,7 +31,8 @@ fn pin(hub: &Hub, fixture: &hub::Repo, commit: usize, include: &[&str], known: O
     let plan = pipeline::plan(&client, &repo_of(fixture), sha, &filters.filters().unwrap()).unwrap();
     let ref_name = fixture.refs.iter().find(|(_, target)| target == sha).map(|(name, _)| name.clone());
     let asked = Asked { ref_name, filters, endpoint: Some(hub.endpoint()) };
-    Entry::of_plan(&client, &plan, asked, known, Options::default(), &|_| {}).unwrap()
+    let dir = tempfile::tempdir().unwrap();
+    Entry::of_plan(&client, &plan, asked, known, dir.path(), Options::default(), &|_| {}).unwrap()
 }
 
 fn write_lock(dir: &Path, entries: &[(&str, &Entry)]) -> PathBuf {

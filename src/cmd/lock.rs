@@ -12,6 +12,7 @@ use crate::{info, prefetch};
 pub fn run(pins: &Pins) -> Result<()> {
     let old = Lock::read_unchecked(&pins.lock)?;
     let mut lock = Lock::default();
+    let seed = prefetch::seeding(pins.seed)?;
     for (name, entry) in &old.repos {
         let target = prefetch::target_of(entry, Some(&entry.rev))?;
         let mut new = prefetch::pin(
@@ -20,6 +21,7 @@ pub fn run(pins: &Pins) -> Result<()> {
             entry.filters.clone(),
             Some(entry),
             pins.jobs,
+            seed,
         )
         .context(name)?;
         new.ref_name = entry.ref_name.clone();

@@ -58,6 +58,7 @@ fn in_lock(names: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> {
         [] => lock.repos.keys().cloned().collect(),
         names => names.iter().map(|n| n.to_string()).collect(),
     };
+    let seed = !check && prefetch::seeding(pins.seed)?;
     let mut reports = Vec::new();
     for name in chosen {
         let old = &lock.repos[&name];
@@ -75,7 +76,7 @@ fn in_lock(names: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> {
                 ..old.clone()
             }
         } else {
-            prefetch::pin(hub, &target, old.filters.clone(), Some(old), pins.jobs).context(&name)?
+            prefetch::pin(hub, &target, old.filters.clone(), Some(old), pins.jobs, seed).context(&name)?
         };
         reports.push(Report {
             name: name.clone(),

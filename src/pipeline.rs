@@ -90,8 +90,8 @@ pub fn blob_name(sha256: &str) -> String {
 }
 
 /// Downloads the planned files into `sink`: laid out as a Hugging Face cache (`Dir`, `Nar`), or as the
-/// outputs of a lock entry (`Files`, `File`, `Blobs`). A NAR sink gives the NAR's sha256 and size, hashed as the
-/// downloads complete it.
+/// outputs of a lock entry (`Files`, `File`, `Blobs`). A NAR sink gives the NAR's sha256 and size,
+/// hashed as the downloads complete it.
 pub fn fetch(
     hub: &Hub,
     plan: &Plan,

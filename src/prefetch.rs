@@ -135,7 +135,9 @@ fn seed(hub: &Hub, plan: &Plan, small_files: Option<&str>, dir: &Path, jobs: usi
     let small_name = lock::small_files_name(&plan.repo, &plan.commit);
     let small = small_files.map(|hash| nar::fixed_output_path(&nar::parse_hash(hash)?, &small_name)).transpose()?;
     let paths: Vec<&str> = large.iter().map(|(_, path, _)| path.as_str()).chain(small.as_deref()).collect();
-    let valid = nix::valid(&paths)?.unwrap_or_else(|| vec![false; paths.len()]);
+    let Some(valid) = nix::valid(&paths)? else {
+        return Err(Error::new(Kind::Failed, "nix-store is not on PATH: nothing could be put into the store"));
+    };
     let small = small.filter(|_| !valid[large.len()]);
     let large: Vec<_> = large.into_iter().zip(&valid).filter(|(_, valid)| !**valid).map(|(blob, _)| blob).collect();
     let part = |files| Plan {

@@ -1,6 +1,7 @@
 /*!
 `nix-hug lock`: every entry of the lock file listed again at its pinned commit with its filters, its
-files and hashes written anew: after editing filters by hand, or to check a lock against the Hub.
+files and hashes written anew: after editing filters by hand, or to check a lock against the Hub. The
+files the store lacks are put into it, as `add` does (unless `--no-seed`).
 */
 
 use super::print;

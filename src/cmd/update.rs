@@ -1,7 +1,8 @@
 /*!
 `nix-hug update [NAME…]`: follows the ref of each entry of the lock file (those named, else all) and pins
-its new commit, printing what moved. `--check` only compares commits and says which are stale. Arguments
-ending in `.nix` are Nix files whose literal fetch calls are bumped in place (`nixfile`).
+its new commit, printing what moved, and puts the files it pins into the store as `add` does (unless
+`--no-seed`). `--check` only compares commits and says which are stale. Arguments ending in `.nix` are
+Nix files whose literal fetch calls are bumped in place (`nixfile`).
 */
 
 use super::print;

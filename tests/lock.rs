@@ -1,7 +1,9 @@
 //! Lock files: entries pinned from plans against the loopback Hub by `lock::Entry::of_plan`, written by
 //! `lock::Lock::write`, and built by `fromLock` from `lib/` in the real Nix sandbox with the static
 //! nix-hug as builder; the cache then loaded offline by `huggingface_hub` and `transformers`
-//! (`tests/python/check_cache.py`, and every client version on a read-only store).
+//! (`tests/python/check_cache.py`, and every client version on a read-only store). `nix-hug add` and
+//! `update` put the outputs of an entry's fixed-output derivations into the store, so that the builds
+//! download nothing.
 
 mod hub;
 mod python;

@@ -1,10 +1,14 @@
-//! Serves every repo found under a folder on loopback until killed, for `bench/run`:
-//! `bench-hub DIR` serves `DIR/<org>/<name>/…` as the model `org/name`, one commit on `main`.
+//! Serves every repo found under a folder on loopback until killed, for `bench/run` and
+//! `bench/lock-update`: `bench-hub DIR` serves `DIR/<org>/<name>/…` as the model `org/name`, one commit
+//! on `main`, and `DIR/<org>/<name>.next/…`, if there is one, as a second commit of it that no ref names.
 //!
 //! As on the Hub, a file is stored with LFS when its extension is one the Hub's default
 //! `.gitattributes` sends to LFS (weights, archives, parquet) or when it is over 10 MiB (the Hub
 //! refuses larger regular files); LFS files are streamed from disk, the others are held in memory.
-//! Prints the endpoint on the first line, then one line per repo (`org/name files bytes`).
+//! Prints the endpoint on the first line, then one line per repo (`org/name files bytes`). Then reads
+//! commands on stdin, one per line, until it ends: `move` points each `main` at its second commit;
+//! `requests` prints the requests received since the last `requests`, counted by kind, on one line of
+//! JSON.
 
 #[path = "../tests/hub/mod.rs"]
 mod hub;
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
             format!("{} {} {bytes}", r.id, files.len())
         })
         .collect();
+    let nexts: Vec<(String, String)> =
+        repos.iter().filter_map(|r| Some((r.id.clone(), r.commits.get(1)?.sha.clone()))).collect();
     // Hashes every file once, up front (a few seconds for 2 GiB).
     let hub = hub::Hub::start(repos);
     let mut out = std::io::stdout().lock();
@@ -52,17 +58,57 @@ fn main() -> ExitCode {
     }
     out.flush().unwrap();
     drop(out);
+    for line in std::io::stdin().lines() {
+        match line.as_deref().map(str::trim) {
+            Ok("move") => {
+                for (id, next) in &nexts {
+                    hub.move_ref(id, "main", next);
+                }
+            }
+            Ok("requests") => {
+                println!("{}", serde_json::to_string(&counts(&hub.requests())).unwrap());
+                hub.clear_requests();
+            }
+            Ok(other) => eprintln!("bench-hub: unknown command {other:?} (expected move or requests)"),
+            Err(_) => break,
+        }
+    }
     // The server runs on its own threads; the default SIGINT/SIGTERM action ends the process.
     loop {
         std::thread::park();
     }
 }
 
-/// One repo per `DIR/<org>/<name>` folder, in name order.
+/// Requests by kind: API calls (`revision`, `tree` pages, of which `tree listings` are first pages),
+/// `resolve` requests to the API host, and requests to the CDN host.
+fn counts(requests: &[hub::Request]) -> std::collections::BTreeMap<&'static str, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in requests {
+        let kind = match r.target.as_str() {
+            _ if r.host.starts_with("127.0.0.2:") => "cdn",
+            t if t.contains("/revision/") => "revision",
+            t if t.contains("/tree/") => {
+                if !t.contains("cursor=") {
+                    *counts.entry("tree listings").or_default() += 1;
+                }
+                "tree pages"
+            }
+            t if t.contains("/resolve/") => "resolve",
+            _ => "other",
+        };
+        *counts.entry(kind).or_default() += 1;
+    }
+    counts
+}
+
+/// One repo per `DIR/<org>/<name>` folder, in name order, with the commit in `<name>.next` after its own.
 fn read_repos(dir: &Path) -> std::io::Result<Vec<Repo>> {
     let mut repos = Vec::new();
     for org in sorted_dirs(dir)? {
         for name in sorted_dirs(&org)? {
+            if file_name(&name).ends_with(".next") {
+                continue;
+            }
             let id = format!("{}/{}", file_name(&org), file_name(&name));
             let mut files = Vec::new();
             collect_files(&name, "", &mut files)?;
@@ -70,10 +116,17 @@ fn read_repos(dir: &Path) -> std::io::Result<Vec<Repo>> {
                 continue;
             }
             let sha = fake_sha(&format!("bench:{id}"));
+            let mut commits = vec![Commit { sha: sha.clone(), files }];
+            let next = name.with_file_name(format!("{}.next", file_name(&name)));
+            if next.is_dir() {
+                let mut files = Vec::new();
+                collect_files(&next, "", &mut files)?;
+                commits.push(Commit { sha: fake_sha(&format!("bench:{id}.next")), files });
+            }
             repos.push(Repo {
                 kind: Kind::Model,
                 id,
-                commits: vec![Commit { sha: sha.clone(), files }],
+                commits,
                 refs: vec![("main".into(), sha)],
                 token: None,
                 old_ids: Vec::new(),

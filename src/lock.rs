@@ -44,7 +44,6 @@ use crate::hub::{self, Hub, Lfs};
 use crate::nar;
 use crate::pipeline::{self, Plan, Sink};
 use crate::repo::{Repo, RepoType, is_commit, is_ref_name};
-use crate::tempdir::TempDir;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -163,14 +162,16 @@ pub struct Asked {
 }
 
 impl Entry {
-    /// The entry that pins `plan`, made with `asked.filters`. The small files are downloaded and hashed
-    /// as Nix will hash them, unless `known` (the entry this one replaces) has exactly the same ones:
-    /// then its hash stands, and nothing is downloaded.
+    /// The entry that pins `plan`, made with `asked.filters`. The small files are downloaded into
+    /// `dir`, as the folder `small_files_name` names, and hashed as Nix will hash them, unless `known`
+    /// (the entry this one replaces) has exactly the same ones: then its hash stands, and nothing is
+    /// downloaded.
     pub fn of_plan(
         hub: &Hub,
         plan: &Plan,
         asked: Asked,
         known: Option<&Entry>,
+        dir: &Path,
         opts: Options,
         progress: &(dyn Fn(Event) + Sync),
     ) -> Result<Entry> {
@@ -183,8 +184,7 @@ impl Entry {
             _ if small.is_empty() => None,
             Some(known) if small_of(&known.files) == small_of(&files) => known.small_files.clone(),
             _ => {
-                let tmp = TempDir::new()?;
-                let out = tmp.path().join("small-files");
+                let out = dir.join(small_files_name(&plan.repo, &plan.commit));
                 let plan = Plan {
                     repo: plan.repo.clone(),
                     commit: plan.commit.clone(),
@@ -254,6 +254,12 @@ impl Entry {
             _ => Ok(()),
         }
     }
+}
+
+/// The store name of the small files' output of an entry of `repo` at `rev` in `fromLock`:
+/// `hf-model-<org>-<repo>-<rev>-small-files`.
+pub fn small_files_name(repo: &Repo, rev: &str) -> String {
+    format!("{}-small-files", repo.store_name(rev))
 }
 
 /// How an entry's files moved from one pin to the next.

@@ -217,8 +217,20 @@ pub fn parse_hash(s: &str) -> Result<Hash> {
 /// The store path of a recursive sha256 fixed-output derivation: Nix's `makeFixedOutputPath`, the
 /// sha256 of `source:sha256:<hex>:<store>:<name>` folded to 20 bytes, in nix32.
 pub fn fixed_output_path(hash: &Hash, name: &str) -> Result<String> {
+    store_path(&format!("source:sha256:{}", hex(hash)), name)
+}
+
+/// The store path of a flat sha256 fixed-output derivation (the file itself is the output), whose
+/// content has the sha256 `hash`: the inner hash is of `fixed:out:sha256:<hex>:`.
+pub fn flat_output_path(hash: &Hash, name: &str) -> Result<String> {
+    let inner = hex(&Sha256::digest(format!("fixed:out:sha256:{}:", hex(hash))));
+    store_path(&format!("output:out:sha256:{inner}"), name)
+}
+
+/// `<store>/<nix32 of the sha256 of "<what>:<store>:<name>" folded to 20 bytes>-<name>`.
+fn store_path(what: &str, name: &str) -> Result<String> {
     check_store_name(name)?;
-    let inner = format!("source:sha256:{}:{STORE_DIR}:{name}", hex(hash));
+    let inner = format!("{what}:{STORE_DIR}:{name}");
     let digest: Hash = Sha256::digest(inner.as_bytes()).into();
     let mut folded = [0u8; 20];
     for (i, b) in digest.iter().enumerate() {
@@ -257,6 +269,15 @@ mod tests {
         // Nix's nix32 of the empty sha256, a well-known constant.
         let empty: Hash = Sha256::digest(b"").into();
         assert_eq!(nix32(&empty), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
+    }
+
+    /// As `nix-store --print-fixed-path sha256 <hex> hf-blob-<hex>` prints it.
+    #[test]
+    fn flat_output_paths() {
+        let hash: Hash = Sha256::digest(b"hello").into();
+        let name = format!("hf-blob-{}", hex(&hash));
+        let want = format!("{STORE_DIR}/n58vamijpsp5cmkf9pz87c0hilsjccbs-{name}");
+        assert_eq!(flat_output_path(&hash, &name).unwrap(), want);
     }
 
     /// A tree of folders, small files, links and blobs (contents given), with names a listing may have.

@@ -20,17 +20,38 @@ const STDERR_TAIL: usize = 5;
 /// sha256 fixed-output derivation named after DIR's last component (streaming, so large outputs take
 /// little memory) and returns its store path; `None` when there is no `nix-store` on `PATH`.
 pub fn add_fixed(dir: &Path) -> Result<Option<String>> {
-    let args = [OsStr::new("--add-fixed"), OsStr::new("--recursive"), OsStr::new("sha256"), dir.as_os_str()];
+    Ok(add(&["--recursive"], &[dir])?.map(|mut paths| paths.remove(0)))
+}
+
+/// `nix-store --add-fixed sha256 FILE…`: adds each file as the output of a flat sha256 fixed-output
+/// derivation named after the file, and returns their store paths in order; `None` when there is no
+/// `nix-store` on `PATH`.
+pub fn add_fixed_files(files: &[&Path]) -> Result<Option<Vec<String>>> {
+    let mut added = Vec::new();
+    // A few hundred at a time, for the command line's length.
+    for files in files.chunks(256) {
+        let Some(paths) = add(&[], files)? else { return Ok(None) };
+        added.extend(paths);
+    }
+    Ok(Some(added))
+}
+
+fn add(flags: &[&str], paths: &[&Path]) -> Result<Option<Vec<String>>> {
+    let mut args = vec![OsStr::new("--add-fixed")];
+    args.extend(flags.iter().map(OsStr::new));
+    args.push(OsStr::new("sha256"));
+    args.extend(paths.iter().map(|p| p.as_os_str()));
     let Some(stdout) = run("nix-store", &args)? else {
         return Ok(None);
     };
-    match stdout.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>()[..] {
-        [path] if path.starts_with('/') => Ok(Some(path.to_owned())),
-        _ => Err(Error::new(
+    let added: Vec<String> = stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    if added.len() != paths.len() || !added.iter().all(|p| p.starts_with('/')) {
+        return Err(Error::new(
             Kind::Failed,
-            format!("`{}` printed {stdout:?}, not a store path", command_line("nix-store", &args)),
-        )),
+            format!("`{}` printed {stdout:?}, not {} store paths", command_line("nix-store", &args), paths.len()),
+        ));
     }
+    Ok(Some(added))
 }
 
 /// The store's folder on this machine: `NIX_STORE_DIR`, which Nix itself honours, else `/nix/store`.

@@ -80,11 +80,18 @@ pub enum Sink<'a> {
     Files(&'a Path),
     /// The plan's one file as the output itself: a large file of a lock entry.
     File(&'a Path),
+    /// The plan's large files in a folder, each as `blob_name` names its output: those of a lock entry.
+    Blobs(&'a Path),
+}
+
+/// The store name of a large file's output in `fromLock`: its sha256 alone names it.
+pub fn blob_name(sha256: &str) -> String {
+    format!("hf-blob-{sha256}")
 }
 
 /// Downloads the planned files into `sink`: laid out as a Hugging Face cache (`Dir`, `Nar`), or as the
-/// outputs of a lock entry (`Files`, `File`). A NAR sink gives the NAR's sha256 and size, hashed as the
-/// downloads complete it.
+/// outputs of a lock entry (`Files`, `File`, `Blobs`). A NAR sink gives the NAR's sha256 and size,
+/// hashed as the downloads complete it.
 pub fn fetch(
     hub: &Hub,
     plan: &Plan,
@@ -163,6 +170,19 @@ pub fn fetch(
                 file.set_len(e.size).map_err(|err| crate::space::write_error(err, path))?;
                 let dest = Dest::At { file: Arc::new(file), offset: 0, path: path.to_owned(), regions: None };
                 download::download(hub, vec![job(e, dest)], opts.clone(), progress)?;
+                Ok(None)
+            }
+            Sink::Blobs(dir) => {
+                fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+                let jobs = plan
+                    .files
+                    .iter()
+                    .map(|e| match &e.lfs {
+                        Some(lfs) => Ok(job(e, Dest::File(dir.join(blob_name(&lfs.oid))))),
+                        None => Err(Error::new(Kind::Failed, format!("{:?} is not a large file", e.path))),
+                    })
+                    .collect::<Result<_>>()?;
+                download::download(hub, jobs, opts.clone(), progress)?;
                 Ok(None)
             }
         }

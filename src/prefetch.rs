@@ -14,7 +14,7 @@ here. The user is told the new id, to pin it instead if they like.
 */
 
 use crate::download::{Event, Options};
-use crate::error::{Context, Error, Kind, Result, usage};
+use crate::error::{Context, Error, Kind, Result, integrity, usage};
 use crate::filter::Filters;
 use crate::gguf::{self, Quant};
 use crate::hub::{self, Entry, GitRef, Hub, Refs, Revision, Token};
@@ -29,7 +29,8 @@ use crate::repo::{Repo, RepoType, RepoUrl};
 use crate::tempdir::TempDir;
 use crate::{debug, layout, local, nar, nix, space};
 use crate::{info, warn};
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A repository at a commit, and the Hub client that found it.
@@ -80,8 +81,16 @@ pub fn commit_on(hub: Hub, target: &Target) -> Result<Resolved> {
 }
 
 /// The lock entry that pins `target` (listed with `filters`, the globs it was asked with) on `hub`: its
-/// small files downloaded and hashed unless `known`, the entry it replaces, has the same ones.
-pub fn pin(hub: Hub, target: &Target, filters: Globs, known: Option<&lock::Entry>, jobs: usize) -> Result<lock::Entry> {
+/// small files downloaded and hashed unless `known`, the entry it replaces, has the same ones. With
+/// `seed`, what `fromLock` builds it from is put into the store as well (see `seed`).
+pub fn pin(
+    hub: Hub,
+    target: &Target,
+    filters: Globs,
+    known: Option<&lock::Entry>,
+    jobs: usize,
+    seed: bool,
+) -> Result<lock::Entry> {
     let (hub, plan) = plan_at(commit_on(hub, target)?, target)?;
     check_quant_chosen(&plan)?;
     let filters = match &target.url.quant {
@@ -91,8 +100,84 @@ pub fn pin(hub: Hub, target: &Target, filters: Globs, known: Option<&lock::Entry
     };
     let endpoint = Some(hub.endpoint().to_owned()).filter(|e| e != hub::DEFAULT_ENDPOINT);
     let asked = lock::Asked { ref_name: ref_name(target), filters, endpoint };
-    let opts = Options { jobs, ..Options::default() };
-    lock::Entry::of_plan(&hub, &plan, asked, known, opts, &|_| {})
+    let opts = Options { jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
+    let tmp = TempDir::new()?;
+    let entry = lock::Entry::of_plan(&hub, &plan, asked, known, tmp.path(), opts, &|_| {})?;
+    if seed {
+        self::seed(&hub, &plan, entry.small_files.as_deref(), tmp.path(), jobs)?;
+    }
+    Ok(entry)
+}
+
+/// Whether `add`, `update` and `lock` put the files they pin into the store: when asked to (no
+/// `--no-seed`) and Nix is there; said once when it is not.
+pub fn seeding(asked: bool) -> Result<bool> {
+    if asked && nix::version()?.is_none() {
+        warn!("nix is not on PATH: the files are not put into the Nix store (building the lock will download them)");
+        return Ok(false);
+    }
+    Ok(asked)
+}
+
+/// Puts into the store the outputs `fromLock` builds an entry of `plan` from, as `fetch` puts its own:
+/// each large file as the flat fixed-output path `hf-blob-<sha256>`, the small files (of NAR hash
+/// `small_files`) as one recursive path, so that building the lock downloads nothing. Outputs there
+/// already are skipped; the others are downloaded, verified, into `dir`, where `of_plan` may have left
+/// the small files.
+fn seed(hub: &Hub, plan: &Plan, small_files: Option<&str>, dir: &Path, jobs: usize) -> Result<()> {
+    let mut seen = HashSet::new();
+    let mut large = Vec::new();
+    for e in &plan.files {
+        let Some(lfs) = e.lfs.as_ref().filter(|lfs| seen.insert(&lfs.oid)) else { continue };
+        let name = pipeline::blob_name(&lfs.oid);
+        large.push((e.clone(), nar::flat_output_path(&nar::parse_hash(&lfs.oid)?, &name)?, name));
+    }
+    let small_name = lock::small_files_name(&plan.repo, &plan.commit);
+    let small = small_files.map(|hash| nar::fixed_output_path(&nar::parse_hash(hash)?, &small_name)).transpose()?;
+    let paths: Vec<&str> = large.iter().map(|(_, path, _)| path.as_str()).chain(small.as_deref()).collect();
+    let Some(valid) = nix::valid(&paths)? else {
+        return Err(Error::new(Kind::Failed, "nix-store is not on PATH: nothing could be put into the store"));
+    };
+    let small = small.filter(|_| !valid[large.len()]);
+    let large: Vec<_> = large.into_iter().zip(&valid).filter(|(_, valid)| !**valid).map(|(blob, _)| blob).collect();
+    let part = |files| Plan {
+        repo: plan.repo.clone(),
+        commit: plan.commit.clone(),
+        filters: plan.filters.clone(),
+        files,
+        skipped: Vec::new(),
+    };
+    let mut added = 0;
+    if let Some(expected) = small {
+        let out = dir.join(&small_name);
+        let files: Vec<Entry> = plan.files.iter().filter(|e| e.lfs.is_none()).cloned().collect();
+        added += files.len();
+        if !out.exists() {
+            download(hub, &part(files), Sink::Files(&out), jobs)?;
+        }
+        let (hash, _) = add_fixed(&out, &small_name)?;
+        if nar::fixed_output_path(&hash, &small_name)? != expected {
+            let want = small_files.unwrap_or_default();
+            return Err(integrity(format!("the small files hash to {}, not to smallFiles {want}", nar::sri(&hash))));
+        }
+    }
+    if !large.is_empty() {
+        let blobs = part(large.iter().map(|(e, ..)| e.clone()).collect());
+        check_space(&blobs, dir, true, false)?;
+        info!("fetching {}, {}", render::files(blobs.files.len()), render::size(blobs.bytes()));
+        let folder = dir.join("blobs");
+        download(hub, &blobs, Sink::Blobs(&folder), jobs)?;
+        let files: Vec<PathBuf> = large.iter().map(|(_, _, name)| folder.join(name)).collect();
+        let paths = nix::add_fixed_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
+        for (got, (_, expected, _)) in paths.unwrap_or_default().iter().zip(&large) {
+            check_added(got, expected)?;
+        }
+        added += large.len();
+    }
+    if added > 0 {
+        info!("put {} into the Nix store", render::files(added));
+    }
+    Ok(())
 }
 
 /// The Hub a pin names (`endpoint`), else `HF_ENDPOINT`'s, with the user's token.
@@ -362,29 +447,10 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
     let cache = tmp.path().join("cache");
     let cache_url = persist::cache_url(&cache).filter(|_| nix);
     check_space(&plan, tmp.path(), nix, cache_url.is_some())?;
-    let progress = Progress::new(plan.files.iter().map(|e| (e.path.as_str(), e.size)));
-    let reused = AtomicUsize::new(0);
-    let opts = Options { jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
-    let fetch_into = |sink| -> Result<Option<(nar::Hash, u64)>> {
-        let hashed = pipeline::fetch(&hub, &plan, sink, opts.clone(), &|event| {
-            match event {
-                Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
-                Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
-                Event::Bytes { .. } => {}
-            }
-            progress.update(&event);
-        })?;
-        progress.finish();
-        match reused.load(Ordering::Relaxed) {
-            0 => {}
-            n => info!("{} copied from local copies instead of downloaded", render::files(n)),
-        }
-        Ok(hashed)
-    };
     let (hash, store_path) = match &cache_url {
         Some(url) => {
             let nar_file = nar::binary_cache(&cache, &name)?;
-            let (hash, size) = fetch_into(Sink::Nar(&nar_file))?.expect("a NAR sink gives its hash");
+            let (hash, size) = download(&hub, &plan, Sink::Nar(&nar_file), jobs)?.expect("a NAR sink gives its hash");
             let path = nar::add_narinfo(&cache, &name, &hash, size)?;
             nix::copy_from(url, &path)?;
             (hash, Some(path))
@@ -392,7 +458,7 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
         None => {
             // Named like the store path: `nix-store --add-fixed` takes the name from the folder.
             let out = tmp.path().join(&name);
-            fetch_into(Sink::Dir(&out))?;
+            download(&hub, &plan, Sink::Dir(&out), jobs)?;
             add_fixed(&out, &name)?
         }
     };
@@ -409,6 +475,28 @@ pub fn fetch(target: &Target, jobs: usize, resolved: Option<Resolved>) -> Result
     Ok(result(file_tree_hash, store_path))
 }
 
+/// Downloads `plan` into `sink` with progress bars, copies on this machine taken instead where there
+/// are: what `fetch` and `seed` both do.
+fn download(hub: &Hub, plan: &Plan, sink: Sink, jobs: usize) -> Result<Option<(nar::Hash, u64)>> {
+    let progress = Progress::new(plan.files.iter().map(|e| (e.path.as_str(), e.size)));
+    let reused = AtomicUsize::new(0);
+    let opts = Options { jobs, local_caches: local::caches_for(&plan.repo), ..Options::default() };
+    let hashed = pipeline::fetch(hub, plan, sink, opts, &|event| {
+        match event {
+            Event::Done { name, size } => debug!("{name}: {size} bytes, verified"),
+            Event::Reused { .. } => _ = reused.fetch_add(1, Ordering::Relaxed),
+            Event::Bytes { .. } => {}
+        }
+        progress.update(&event);
+    })?;
+    progress.finish();
+    match reused.load(Ordering::Relaxed) {
+        0 => {}
+        n => info!("{} copied from local copies instead of downloaded", render::files(n)),
+    }
+    Ok(hashed)
+}
+
 /// Hashes the output folder `out` while `nix-store --add-fixed` reads it (`None` without Nix).
 fn add_fixed(out: &Path, name: &str) -> Result<(Hash, Option<String>)> {
     let (hash, added) = std::thread::scope(|s| {
@@ -417,18 +505,25 @@ fn add_fixed(out: &Path, name: &str) -> Result<(Hash, Option<String>)> {
         (hashing.join().expect("the NAR hash does not panic"), added)
     });
     let hash = hash?;
-    let expected = nar::fixed_output_path(&hash, name)?;
-    match added? {
-        Some(path) if path != expected => Err(Error::new(
-            Kind::Failed,
-            format!(
-                "nix-store added the output as {path}, but the expression's output is {expected} \
-                 (is the Nix store somewhere other than {}?)",
-                nar::STORE_DIR
-            ),
-        )),
-        added => Ok((hash, added)),
+    let added = added?;
+    if let Some(path) = &added {
+        check_added(path, &nar::fixed_output_path(&hash, name)?)?;
     }
+    Ok((hash, added))
+}
+
+fn check_added(path: &str, expected: &str) -> Result<()> {
+    if path == expected {
+        return Ok(());
+    }
+    Err(Error::new(
+        Kind::Failed,
+        format!(
+            "nix-store added the output as {path}, but the expression's output is {expected} \
+             (is the Nix store somewhere other than {}?)",
+            nar::STORE_DIR
+        ),
+    ))
 }
 
 /// Refuses, before the download, a fetch the disks cannot hold at their fullest: the NAR in TMPDIR (`tmp`

@@ -113,7 +113,9 @@ fn a_served_persist_directory_substitutes_without_keys() {
     let repo = Repo::from_id(RepoType::Model, &bert.id).unwrap();
     let plan = pipeline::plan(&client, &repo, &bert.commits[1].sha, &globs.filters().unwrap()).unwrap();
     let asked = Asked { ref_name: Some("main".into()), filters: globs, endpoint: Some(hub.endpoint()) };
-    let entry = nix_hug::lock::Entry::of_plan(&client, &plan, asked, None, Options::default(), &|_| {}).unwrap();
+    let small = tempfile::tempdir().unwrap();
+    let entry =
+        nix_hug::lock::Entry::of_plan(&client, &plan, asked, None, small.path(), Options::default(), &|_| {}).unwrap();
     let blob = format!("hf-blob-{}", entry.files["model.safetensors"].sha256.as_deref().unwrap());
     let lock_file = env.root.path().join(nix_hug::lock::FILE_NAME);
     Lock { repos: [("bert".to_owned(), entry)].into() }.write(&lock_file).unwrap();

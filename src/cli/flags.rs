@@ -116,6 +116,13 @@ pub const FLAGS: &[Flag] = &[
     flag("file", None, Some("PATH"), TARGET, "Take exactly this file and no other; repeatable"),
     flag("name", None, Some("NAME"), "add", "The entry's name in the lock (default: the repository's name)"),
     flag("check", None, None, "update", "Write nothing; exit 1 when any entry is stale"),
+    flag(
+        "no-seed",
+        None,
+        None,
+        "add|update|lock",
+        "Only write the lock: put no file into the Nix store (nothing large is downloaded)",
+    ),
     flag("lock", None, Some("FILE"), PINS, "The lock file (default: ./nix-hug.lock)"),
     flag(
         "jobs",

@@ -109,6 +109,8 @@ pub struct Pins {
     pub lock: PathBuf,
     pub json: bool,
     pub jobs: usize,
+    /// Put the files pinned into the store (no `--no-seed`).
+    pub seed: bool,
 }
 
 /// What `import` puts back into the store.
@@ -338,7 +340,8 @@ fn fetch_args(command: &Command, given: &Given, positional: Vec<String>) -> Resu
 
 fn pins(given: &Given) -> Result<Pins> {
     let lock = PathBuf::from(given.one("lock").unwrap_or(crate::lock::FILE_NAME));
-    Ok(Pins { lock, json: given.has("json"), jobs: given.one("jobs").map_or(Ok(DEFAULT_JOBS), jobs)? })
+    let jobs = given.one("jobs").map_or(Ok(DEFAULT_JOBS), jobs)?;
+    Ok(Pins { lock, json: given.has("json"), jobs, seed: !given.has("no-seed") })
 }
 
 fn import_args(given: &Given, positional: Vec<String>) -> Result<ImportArgs> {

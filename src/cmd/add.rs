@@ -1,6 +1,7 @@
 /*!
 `nix-hug add URL`: resolves and lists the repository as `fetch` does, hashes its small files, and pins it
-in the lock file under its name, replacing an entry of that name.
+in the lock file under its name, replacing an entry of that name; its files are put into the store, as
+`fetch` puts its output, unless `--no-seed`.
 */
 
 use super::print;
@@ -14,7 +15,9 @@ pub fn run(target: &Target, name: Option<&str>, pins: &Pins) -> Result<()> {
     let mut lock = Lock::read_or_new(&pins.lock)?;
     let name = name.map_or_else(|| target.url.id.rsplit('/').next().unwrap_or_default().to_owned(), str::to_owned);
     lock::check_name(&name).map_err(|why| usage(format!("--name {name:?}: {why}")))?;
-    let entry = prefetch::pin(prefetch::hub_from_env()?, target, typed(target)?, lock.repos.get(&name), pins.jobs)?;
+    let seed = prefetch::seeding(pins.seed)?;
+    let hub = prefetch::hub_from_env()?;
+    let entry = prefetch::pin(hub, target, typed(target)?, lock.repos.get(&name), pins.jobs, seed)?;
     let bytes = entry.files.values().map(|f| f.size).sum();
     let replaced = if lock.repos.contains_key(&name) { "replaced" } else { "added" };
     info!(

@@ -1,6 +1,7 @@
 /*!
 `nix-hug lock`: every entry of the lock file listed again at its pinned commit with its filters, its
-files and hashes written anew: after editing filters by hand, or to check a lock against the Hub.
+files and hashes written anew: after editing filters by hand, or to check a lock against the Hub. The
+files the store lacks are put into it, as `add` does (unless `--no-seed`).
 */
 
 use super::print;
@@ -12,6 +13,7 @@ use crate::{info, prefetch};
 pub fn run(pins: &Pins) -> Result<()> {
     let old = Lock::read_unchecked(&pins.lock)?;
     let mut lock = Lock::default();
+    let seed = prefetch::seeding(pins.seed)?;
     for (name, entry) in &old.repos {
         let target = prefetch::target_of(entry, Some(&entry.rev))?;
         let mut new = prefetch::pin(
@@ -20,6 +22,7 @@ pub fn run(pins: &Pins) -> Result<()> {
             entry.filters.clone(),
             Some(entry),
             pins.jobs,
+            seed,
         )
         .context(name)?;
         new.ref_name = entry.ref_name.clone();

@@ -1,7 +1,8 @@
 /*!
 `nix-hug update [NAME…]`: follows the ref of each entry of the lock file (those named, else all) and pins
-its new commit, printing what moved. `--check` only compares commits and says which are stale. Arguments
-ending in `.nix` are Nix files whose literal fetch calls are bumped in place (`nixfile`).
+its new commit, printing what moved, and puts the files it pins into the store as `add` does (unless
+`--no-seed`). `--check` only compares commits and says which are stale. Arguments ending in `.nix` are
+Nix files whose literal fetch calls are bumped in place (`nixfile`).
 */
 
 use super::print;
@@ -58,6 +59,7 @@ fn in_lock(names: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> {
         [] => lock.repos.keys().cloned().collect(),
         names => names.iter().map(|n| n.to_string()).collect(),
     };
+    let seed = !check && prefetch::seeding(pins.seed)?;
     let mut reports = Vec::new();
     for name in chosen {
         let old = &lock.repos[&name];
@@ -75,7 +77,7 @@ fn in_lock(names: &[&String], check: bool, pins: &Pins) -> Result<Vec<Report>> {
                 ..old.clone()
             }
         } else {
-            prefetch::pin(hub, &target, old.filters.clone(), Some(old), pins.jobs).context(&name)?
+            prefetch::pin(hub, &target, old.filters.clone(), Some(old), pins.jobs, seed).context(&name)?
         };
         reports.push(Report {
             name: name.clone(),

@@ -486,7 +486,10 @@ fn add_and_update_seed_the_store_so_that_builds_download_nothing() {
     assert_ne!(rebuilt, cache);
     support::record("lock-seeded", &rebuilt);
     let expect = expectations(&[("bert", &entry, &fixture)]);
-    python::check_cache(&rebuilt, &expect);
+    // What a consumer is given, and all it needs.
+    let env = support::env_of(&file, "cache");
+    assert_eq!(env, serde_json::json!({ "HF_HUB_CACHE": rebuilt, "HF_HUB_OFFLINE": "1" }), "cache.env");
+    python::check_cache_in(&env, &expect);
     python::check_with_clients(&[("seeded fromLock cache", &rebuilt, &expect)]);
 }
 

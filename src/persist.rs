@@ -268,11 +268,13 @@ impl Manifest {
 const GC_LOCK: &str = "nix-hug-gc.lock";
 
 /// What `remove` and `prune` deleted: the store paths whose copies are gone (and NARs no narinfo
-/// named, as `nar/…`), and the bytes of NAR files freed.
+/// named, as `nar/…`), and the bytes of NAR files freed; and what `prune` left although no export
+/// needs it: copies `export` did not make (a lock's blobs, put there with `nix copy`).
 #[derive(Debug, Default)]
 pub struct Freed {
     pub paths: Vec<String>,
     pub bytes: u64,
+    pub left: Vec<String>,
 }
 
 /// What `verify` found: the NARs that match their narinfos, their bytes, and each problem.
@@ -295,6 +297,15 @@ fn closure(entries: &[Entry], infos: &BTreeMap<String, NarInfo>) -> BTreeSet<Str
         }
     }
     seen
+}
+
+/// The type and commit of a copy of a fetch output (`hf-TYPE-…-<commit>`, recursive fixed-output),
+/// what `export` writes; `None` for any other path (a lock entry's blobs, small files or links).
+fn fetch_output(info: &NarInfo) -> Option<(RepoType, &str)> {
+    let name = info.name();
+    let kind = RepoType::ALL.into_iter().find(|k| name.starts_with(&format!("hf-{}-", k.as_str())))?;
+    let rev = name.rsplit('-').next().filter(|r| crate::repo::is_commit(r))?;
+    info.ca.as_deref()?.starts_with("fixed:r:sha256:").then_some((kind, rev))
 }
 
 /// The persist directory: a binary cache plus the manifest.
@@ -413,28 +424,51 @@ impl Persist {
     }
 
     /// Drops the entries `chosen` picks from the manifest, then the copies of their closures that no
-    /// other entry needs.
-    pub fn remove(&self, chosen: impl Fn(&Entry) -> bool) -> Result<(Vec<Entry>, Freed)> {
+    /// other entry needs, and the copies of `paths`, which no entry may need.
+    pub fn remove(&self, chosen: impl Fn(&Entry) -> bool, paths: &[String]) -> Result<(Vec<Entry>, Freed)> {
         let _gc = self.lock(GC_LOCK, false)?;
         let infos = self.narinfos()?;
+        let staying: Vec<Entry> = self.entries()?.into_iter().filter(|e| !chosen(e)).collect();
+        let needed = closure(&staying, &infos);
+        if let Some(path) = paths.iter().find(|p| narinfo::hash_part(p).is_some_and(|h| needed.contains(h))) {
+            let message = format!("{path} is needed by an export; `nix-hug store rm` the export instead");
+            return Err(Error::new(Kind::Failed, message));
+        }
         let removed = self.change(|manifest| {
             let (removed, kept) = std::mem::take(&mut manifest.entries).into_iter().partition(|e| chosen(e));
             manifest.entries = kept;
             removed
         })?;
         let kept = closure(&self.entries()?, &infos);
-        let doomed = closure(&removed, &infos).difference(&kept).cloned().collect();
+        let mut doomed: BTreeSet<String> = closure(&removed, &infos).difference(&kept).cloned().collect();
+        doomed.extend(paths.iter().filter_map(|p| narinfo::hash_part(p)).map(str::to_owned));
         Ok((removed, self.delete(&infos, &doomed, &kept)?))
     }
 
-    /// Deletes the narinfos and NARs that no entry of the manifest needs (in the closure of none), and
-    /// the NARs that no narinfo names, left by a copy that was interrupted.
+    /// Deletes the copies of fetch outputs that no entry of the manifest needs (in the closure of none),
+    /// and the NARs that no narinfo names, left by a copy that was interrupted. Copies `export` did not
+    /// make are left, and listed. Without a manifest, which `rebuild_manifest` would recover from these
+    /// very copies, it deletes nothing.
     pub fn prune(&self) -> Result<Freed> {
         let _gc = self.lock(GC_LOCK, false)?;
         let infos = self.narinfos()?;
         let kept = closure(&self.entries()?, &infos);
-        let doomed = infos.keys().filter(|h| !kept.contains(*h)).cloned().collect();
+        let (doomed, left): (BTreeSet<String>, Vec<&NarInfo>) = {
+            let unneeded = infos.iter().filter(|(h, _)| !kept.contains(*h));
+            let (doomed, left): (Vec<_>, Vec<_>) = unneeded.partition(|(_, i)| fetch_output(i).is_some());
+            (doomed.into_iter().map(|(h, _)| h.clone()).collect(), left.into_iter().map(|(_, i)| i).collect())
+        };
+        if !doomed.is_empty() && !self.manifest_path().exists() {
+            return Err(Error::new(
+                Kind::Failed,
+                format!(
+                    "{} has no manifest, so every copy looks unneeded: `nix-hug store rebuild-manifest` recovers it",
+                    self.dir.display()
+                ),
+            ));
+        }
         let mut freed = self.delete(&infos, &doomed, &kept)?;
+        freed.left = left.into_iter().map(|i| i.store_path.clone()).collect();
         let named: BTreeSet<PathBuf> = infos.values().filter_map(|i| self.nar_file(i)).collect();
         let nars = self.dir.join("nar");
         for file in fs::read_dir(&nars).into_iter().flatten() {
@@ -502,13 +536,8 @@ impl Persist {
     /// The entry of a fetch output (`hf-TYPE-…-<commit>`, recursive fixed-output), from its NAR;
     /// `None` for any other path (a lock entry's blobs, small files or links).
     fn recover(&self, info: &NarInfo) -> std::result::Result<Option<Entry>, String> {
+        let Some((kind, rev)) = fetch_output(info) else { return Ok(None) };
         let name = info.name();
-        let kind = RepoType::ALL.into_iter().find(|k| name.starts_with(&format!("hf-{}-", k.as_str())));
-        let rev = name.rsplit('-').next().filter(|r| crate::repo::is_commit(r));
-        let (Some(kind), Some(rev), Some(ca)) = (kind, rev, info.ca.as_deref()) else { return Ok(None) };
-        if !ca.starts_with("fixed:r:sha256:") {
-            return Ok(None);
-        }
         if info.compression != "none" {
             return Err(format!("its NAR is compressed ({}), and only an uncompressed one is read", info.compression));
         }
@@ -1070,29 +1099,52 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let persist = Persist::new(dir.path());
         fs::create_dir(dir.path().join("nar")).unwrap();
-        let path = |c: char| format!("/nix/store/{}-{c}", c.to_string().repeat(32));
+        // a, b, c: exports and what they refer to; d: a fetch output no export needs; f: a copy that
+        // `export` did not make (a lock's blob).
+        let rev = "0".repeat(40);
+        let name = |c: char| match c {
+            'd' => format!("hf-model-acme-gone-{rev}"),
+            'f' => format!("hf-blob-{}", "5".repeat(64)),
+            c => c.to_string(),
+        };
+        let path = |c: char| format!("/nix/store/{}-{}", c.to_string().repeat(32), name(c));
         let base = |c: char| path(c)["/nix/store/".len()..].to_owned();
-        for (c, refs) in [('a', base('b')), ('b', String::new()), ('c', base('b')), ('d', String::new())] {
+        let ca = |c: char| match c {
+            'd' => "CA: fixed:r:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s\n",
+            'f' => "CA: fixed:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s\n",
+            _ => "",
+        };
+        let refs =
+            [('a', base('b')), ('b', String::new()), ('c', base('b')), ('d', String::new()), ('f', String::new())];
+        for (c, refs) in refs {
             let info = format!(
-                "StorePath: {}\nURL: nar/{c}.nar\nCompression: none\nNarHash: sha256:{}\nNarSize: 1\nReferences: {refs}\n",
+                "StorePath: {}\nURL: nar/{c}.nar\nCompression: none\nNarHash: sha256:{}\nNarSize: 1\nReferences: {refs}\n{}",
                 path(c),
-                nar::nix32(&Sha256::digest(b"x"))
+                nar::nix32(&Sha256::digest(b"x")),
+                ca(c)
             );
             fs::write(dir.path().join(format!("{}.narinfo", c.to_string().repeat(32))), info).unwrap();
             fs::write(dir.path().join(format!("nar/{c}.nar")), "x").unwrap();
         }
         let stray = dir.path().join("nar/stray.nar");
         fs::write(&stray, "left by an interrupted copy").unwrap();
+        let e = persist.prune().unwrap_err().to_string();
+        assert!(e.contains("has no manifest"), "nothing without a manifest: {e}");
         persist.record(entry(&path('a'))).unwrap();
         persist.record(entry(&path('c'))).unwrap();
-        assert_eq!(persist.verify().unwrap().paths, 4);
+        assert_eq!(persist.verify().unwrap().paths, 5);
 
-        let (removed, freed) = persist.remove(|e| e.store_path == path('a')).unwrap();
+        let (removed, freed) = persist.remove(|e| e.store_path == path('a'), &[]).unwrap();
         assert_eq!((removed.len(), freed.paths, freed.bytes), (1, vec![path('a')], 1), "b is needed by c");
         let freed = persist.prune().unwrap();
         assert_eq!(freed.paths, [path('d'), "nar/stray.nar".to_owned()]);
+        assert_eq!(freed.left, [path('f')], "a copy export did not make is left");
         assert!(persist.prune().unwrap().paths.is_empty());
-        let (_, freed) = persist.remove(|e| e.store_path == path('c')).unwrap();
+        let e = persist.remove(|_| false, &[path('b')]).unwrap_err().to_string();
+        assert!(e.contains("is needed by an export"), "{e}");
+        let (_, freed) = persist.remove(|_| false, &[path('f')]).unwrap();
+        assert_eq!(freed.paths, [path('f')]);
+        let (_, freed) = persist.remove(|e| e.store_path == path('c'), &[]).unwrap();
         assert_eq!(freed.paths, [path('b'), path('c')]);
         let left: Vec<String> = fs::read_dir(dir.path().join("nar"))
             .unwrap()

@@ -333,8 +333,9 @@ fn auto_persist_of_a_quant() {
 
 /// Two exports at the same time into one persist directory: both end up in the manifest.
 /// The upkeep of a persist directory on real copies: `verify` passes, then names a flipped byte;
-/// `rebuild-manifest` recovers a lost manifest that `import --all` then imports from; `prune` deletes
-/// a path copied there by hand; `rm` drops one export and its copy, and leaves the other importable.
+/// `rebuild-manifest` recovers a lost manifest that `import --all` then imports from; `prune` leaves
+/// a path copied there by hand, which `rm` of its store path deletes; `rm` drops one export and its
+/// copy, and leaves the other importable.
 #[test]
 #[ignore = "needs nix"]
 fn store_upkeep_on_real_copies() {
@@ -373,7 +374,11 @@ fn store_upkeep_on_real_copies() {
         &cache,
         &stray,
     ]));
-    assert_eq!(env.run(&["store", "prune"]).ok().stdout, format!("{stray}\n"));
+    let pruned = env.run(&["store", "prune"]).ok();
+    assert_eq!(pruned.stdout, "", "a copy export did not make is left");
+    assert!(pruned.stderr.contains("left 1 copy that `nix-hug export` did not make"), "{}", pruned.stderr);
+    assert_eq!(env.run(&["store", "rm", &stray]).ok().stdout, format!("{stray}\n"));
+    assert!(!env.persist.join(format!("{}.narinfo", &stray["/nix/store/".len()..][..32])).exists());
     assert!(env.run(&["store", "prune"]).ok().stderr.contains("nothing to delete"));
 
     let removed = env.run(&["store", "rm", "acme/tiny-bert"]).ok();

@@ -36,15 +36,20 @@ pub fn path() -> Result<()> {
     print(&format!("{}\n", Persist::open(&Config::load()?)?.dir().display()))
 }
 
-/// Drops the exports each target names (a URL as `import` takes it, or a store path), or none when one
-/// names nothing.
+/// Drops the exports each target names (a URL as `import` takes it, or a store path), and the copies a
+/// store path names that are no export; none when one names nothing.
 pub fn rm(targets: &[String]) -> Result<()> {
     let persist = Persist::open(&Config::load()?)?;
     let entries = persist.entries()?;
-    let mut chosen = Vec::new();
+    let (mut chosen, mut copies) = (Vec::new(), Vec::new());
     for target in targets {
         let found: Vec<&Entry> = if target.starts_with('/') {
-            entries.iter().filter(|e| e.store_path == *target).collect()
+            let found: Vec<&Entry> = entries.iter().filter(|e| e.store_path == *target).collect();
+            if found.is_empty() && persist.holds(target) {
+                copies.push(target.clone());
+                continue;
+            }
+            found
         } else {
             let url = repo::parse_url(target)?;
             persist::matching(&entries, &url, url.rev.as_deref())
@@ -56,7 +61,7 @@ pub fn rm(targets: &[String]) -> Result<()> {
         }
         chosen.extend(found.into_iter().map(|e| e.store_path.clone()));
     }
-    let (removed, freed) = persist.remove(|e| chosen.contains(&e.store_path))?;
+    let (removed, freed) = persist.remove(|e| chosen.contains(&e.store_path), &copies)?;
     for e in &removed {
         info!("removed {} from the manifest", e.label());
     }
@@ -114,6 +119,12 @@ pub fn rebuild_manifest() -> Result<()> {
 
 /// The store paths whose copies were deleted, on stdout, and how much that freed.
 fn report(freed: &Freed, otherwise: &str) -> Result<()> {
+    if !freed.left.is_empty() {
+        info!(
+            "left {} that `nix-hug export` did not make (copied with `nix copy`): `nix-hug store rm STORE-PATH` deletes one",
+            count(freed.left.len(), "copy", "copies")
+        );
+    }
     if freed.paths.is_empty() {
         info!("nothing to delete: {otherwise}");
         return Ok(());

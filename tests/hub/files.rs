@@ -104,14 +104,7 @@ fn serve_connection(state: &State, stream: TcpStream, host: &str) -> std::io::Re
             Ok(bytes) if safe => Response::new(200, Body::Owned(bytes)),
             _ => Response::new(404, Body::Owned(b"not found\n".to_vec())),
         };
-        state.log.lock().unwrap().push(Request {
-            host: host.to_owned(),
-            method: head.method.clone(),
-            target: head.target.clone(),
-            authorization: head.header("authorization").map(String::from),
-            range: head.header("range").map(String::from),
-            status: response.status,
-        });
+        state.log.lock().unwrap().push(Request::of(host, &head, response.status));
         if !write_response(reader.get_ref(), &head, response, None)? || !head.keep_alive {
             break;
         }

@@ -115,6 +115,19 @@ pub struct Request {
     pub status: u16,
 }
 
+impl Request {
+    fn of(host: &str, head: &Head, status: u16) -> Request {
+        Request {
+            host: host.to_owned(),
+            method: head.method.clone(),
+            target: head.target.clone(),
+            authorization: head.header("authorization").map(String::from),
+            range: head.header("range").map(String::from),
+            status,
+        }
+    }
+}
+
 /// `path` matches when the request's percent-decoded path ends with it, in whole segments. A CDN
 /// request also matches by the repo paths of the files it serves, so `DropMidBody { path:
 /// "model.safetensors" }` hits the CDN download of that LFS file. Body faults apply only to 2xx
@@ -552,14 +565,7 @@ fn serve_connection(state: &State, stream: TcpStream, role: Role, host: &str) ->
     while let Some(head) = read_head(&mut reader)? {
         let (response, fault) = respond(state, role, &head);
         // Logged before the answer leaves, so a client that has it finds its request in the log.
-        state.log.lock().unwrap().push(Request {
-            host: host.to_string(),
-            method: head.method.clone(),
-            target: head.target.clone(),
-            authorization: head.header("authorization").map(String::from),
-            range: head.header("range").map(String::from),
-            status: response.status,
-        });
+        state.log.lock().unwrap().push(Request::of(host, &head, response.status));
         if !write_response(reader.get_ref(), &head, response, fault)? || !head.keep_alive {
             break;
         }

@@ -15,6 +15,20 @@ fn repo(kind: RepoType, id: &str) -> Repo {
     Repo::from_id(kind, id).unwrap()
 }
 
+/// A fetch's output folder, removed when dropped.
+#[derive(Debug)]
+struct Out {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Out {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
 fn fetch_with(
     hub: &Hub,
     token: Option<&str>,
@@ -22,15 +36,16 @@ fn fetch_with(
     commit: &str,
     filters: &Filters,
     opts: Options,
-) -> nix_hug::error::Result<PathBuf> {
-    let out = tempfile::tempdir().unwrap().keep().join("out");
+) -> nix_hug::error::Result<Out> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
     let client = Client::new(&hub.endpoint(), token.and_then(Token::from_value))?;
     let plan = pipeline::plan(&client, repo, commit, filters)?;
     pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&out), opts, &|_| {})?;
-    Ok(out)
+    Ok(Out { path: out, _dir: dir })
 }
 
-fn fetch(hub: &Hub, repo: &Repo, commit: &str, filters: &Filters) -> PathBuf {
+fn fetch(hub: &Hub, repo: &Repo, commit: &str, filters: &Filters) -> Out {
     fetch_with(hub, None, repo, commit, filters, Options::default()).unwrap()
 }
 
@@ -372,7 +387,7 @@ fn never_downloads_a_byte_twice() {
     for mode in Mode::ALL {
         let hub = Hub::start_in(mode, vec![fixture.clone()]);
         let model = repo(RepoType::Model, "acme/tiny-bert");
-        let reusing = |caches: &[&PathBuf]| Options {
+        let reusing = |caches: &[&Path]| Options {
             local_caches: caches.iter().map(|c| c.to_path_buf()).collect(),
             ..Options::default()
         };
@@ -393,7 +408,8 @@ fn never_downloads_a_byte_twice() {
         assert_eq!(snapshot(&older, &model, &v1), expected(&fixture, &v1, |_| true));
 
         // A local copy that does not verify is not used: the file comes from the Hub.
-        let tampered = tempfile::tempdir().unwrap().keep();
+        let tampering = tempfile::tempdir().unwrap();
+        let tampered = tampering.path();
         let blobs = tampered.join("models--acme--tiny-bert/blobs");
         std::fs::create_dir_all(&blobs).unwrap();
         for entry in std::fs::read_dir(first.join("models--acme--tiny-bert/blobs")).unwrap() {
@@ -402,7 +418,7 @@ fn never_downloads_a_byte_twice() {
             std::fs::write(blobs.join(entry.file_name()), vec![b'x'; len]).unwrap();
         }
         hub.clear_requests();
-        let again = fetch_with(&hub, None, &model, &v2, &only_safetensors, reusing(&[&tampered])).unwrap();
+        let again = fetch_with(&hub, None, &model, &v2, &only_safetensors, reusing(&[tampered])).unwrap();
         assert_eq!(
             downloaded(&hub).len(),
             fixture.commits[1].files.iter().filter(|f| !f.lfs || f.path.ends_with(".safetensors")).count()

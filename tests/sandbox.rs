@@ -23,15 +23,17 @@ struct Fetch {
     fixture: hub::Repo,
     commit: String,
     filters: Filters,
-    /// Computed outside the sandbox by the same pipeline.
+    /// Computed outside the sandbox by the same pipeline, in `_dir`.
     local: PathBuf,
+    _dir: tempfile::TempDir,
     hash: String,
 }
 
 fn fetch_locally(hub: &Hub, attr: &'static str, fixture: hub::Repo, commit: usize, filters: Filters) -> Fetch {
     let repo = Repo::from_id(RepoType::parse(fixture.kind.singular()).unwrap(), &fixture.id).unwrap();
     let commit = fixture.commits[commit].sha.clone();
-    let local = tempfile::tempdir().unwrap().keep().join(repo.store_name(&commit));
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join(repo.store_name(&commit));
     let client = Client::new(&hub.endpoint(), None).unwrap();
     let plan = pipeline::plan(&client, &repo, &commit, &filters).unwrap();
     pipeline::fetch(&client, &plan, pipeline::Sink::Dir(&local), Options::default(), &|_| {}).unwrap();
@@ -41,7 +43,7 @@ fn fetch_locally(hub: &Hub, attr: &'static str, fixture: hub::Repo, commit: usiz
         RepoType::Dataset => "fetchDataset",
         RepoType::Space => "fetchSpace",
     };
-    Fetch { attr, function, fixture, commit, filters, local, hash }
+    Fetch { attr, function, fixture, commit, filters, local, _dir: dir, hash }
 }
 
 fn nix_list(items: &[String]) -> String {
@@ -152,7 +154,8 @@ fn fetch_and_cache_build_in_the_sandbox_and_load_offline() {
     let (cached, space) = fetches.split_at(3);
 
     // buildCache with a hash is a self-contained copy: its hash comes from the same merge, done here.
-    let merged = tempfile::tempdir().unwrap().keep().join("hf-hub-cache");
+    let merging = tempfile::tempdir().unwrap();
+    let merged = merging.path().join("hf-hub-cache");
     let locals: Vec<PathBuf> = cached.iter().map(|f| f.local.clone()).collect();
     layout::merge(&locals, &merged, Merge::Copy).unwrap();
     let merged_hash = nar::sri(&nar::nar_sha256(&merged).unwrap());

@@ -29,9 +29,14 @@ pub fn static_package() -> PathBuf {
                     target.join("x86_64-unknown-linux-gnu/release/nix-hug")
                 }
             };
-            let package = tempfile::tempdir().unwrap().keep().join("nix-hug-static");
+            // One folder for every test process, kept in the build's own temporary folder: each puts the
+            // binary in place by a rename, so no reader ever sees a part of it or a file of another.
+            let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let package = tmp.join("nix-hug-static");
             std::fs::create_dir_all(package.join("bin")).unwrap();
-            std::fs::copy(&bin, package.join("bin/nix-hug")).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+            let copy = tmp.join(format!(".nix-hug-static.{}", std::process::id()));
+            std::fs::copy(&bin, &copy).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+            std::fs::rename(&copy, package.join("bin/nix-hug")).unwrap();
             package
         })
         .clone()

@@ -453,11 +453,9 @@ impl Persist {
         let _gc = self.lock(GC_LOCK, false)?;
         let infos = self.narinfos()?;
         let kept = closure(&self.entries()?, &infos);
-        let (doomed, left): (BTreeSet<String>, Vec<&NarInfo>) = {
-            let unneeded = infos.iter().filter(|(h, _)| !kept.contains(*h));
-            let (doomed, left): (Vec<_>, Vec<_>) = unneeded.partition(|(_, i)| fetch_output(i).is_some());
-            (doomed.into_iter().map(|(h, _)| h.clone()).collect(), left.into_iter().map(|(_, i)| i).collect())
-        };
+        let (doomed, left): (Vec<&NarInfo>, Vec<&NarInfo>) =
+            infos.values().filter(|i| !kept.contains(i.hash_part())).partition(|i| fetch_output(i).is_some());
+        let doomed: BTreeSet<String> = doomed.iter().map(|i| i.hash_part().to_owned()).collect();
         if !doomed.is_empty() && !self.manifest_path().exists() {
             return Err(Error::new(
                 Kind::Failed,
